@@ -1,0 +1,35 @@
+# Two commands for a newcomer: `make up` runs everything, `make test` runs every test.
+SHELL := /bin/bash
+PY := uv run python
+PYTEST_ARGS ?=
+
+.PHONY: up test install check lint typecheck unit samples bench clean
+
+up: install
+	$(PY) deploy/dev/stack.py up
+
+test: install
+	$(PY) deploy/dev/stack.py with-infra .run/test -- uv run pytest $(PYTEST_ARGS)
+
+install:
+	@scripts/install
+
+unit: install
+	uv run pytest -m "not e2e and not integration" $(PYTEST_ARGS)
+
+lint: install
+	uv run ruff check .
+
+typecheck: install
+	uv run mypy shared/src services/*/src
+
+check: lint typecheck test
+
+samples:
+	$(PY) -m tests.contract.examples
+
+bench: install
+	$(PY) deploy/dev/stack.py with-infra .run/bench -- uv run python bench/pipeline.py
+
+clean:
+	rm -rf .run

@@ -1,0 +1,58 @@
+"""The demo offer that ``make up`` publishes: a small real Linux VHD and a complete offer document."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from stack import Stack
+
+API_VERSION = "api-version=2017-10-31"
+
+
+def call(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
+         ) -> tuple[int, dict[str, str], Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+            return r.status, dict(r.headers), json.loads(raw) if raw else None
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        return e.code, dict(e.headers), json.loads(raw) if raw else None
+
+
+def demo_definition(image_url: str) -> dict[str, Any]:
+    text = (Path(__file__).parent / "demo_offer.json").read_text().replace("@IMAGE_URL@", image_url)
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+def publish_demo(stack: Stack, workdir: Path, *, publisher: str = "demo", offer: str = "demo") -> str:
+    from tests.images.builder import build_linux_vhd
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    image = build_linux_vhd(workdir / "demo-os.vhd")
+    base = f"{stack.api_url}/api/publishers/{publisher}/offers/{offer}"
+    status, _, body = call("PUT", f"{base}?{API_VERSION}", demo_definition(image.as_uri()), {"If-Match": "*"})
+    if status not in (200, 201):
+        return f"demo offer not saved: {status} {body}"
+    status, headers, body = call("POST", f"{base}/publish?{API_VERSION}",
+                                 {"metadata": {"notification-emails": "publisher@demo.example"}})
+    if status != 202:
+        return f"demo offer not published: {status} {body}"
+    deadline = time.monotonic() + 120
+    state = "?"
+    while time.monotonic() < deadline:
+        _, _, doc = call("GET", f"{base}/status?{API_VERSION}")
+        state = doc["status"] if doc else "?"
+        if state in ("waitingForPublisherReview", "failed", "succeeded"):
+            break
+        time.sleep(1)
+    return f"demo offer published: operation {headers.get('location')}; status now {state}"

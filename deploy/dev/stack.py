@@ -1,0 +1,295 @@
+"""Runs the whole system on one machine: Kafka, PostgreSQL, the mail sink and every service.
+
+Used by ``make up`` (interactive, with a demo offer) and by the end-to-end tests (a private stack on
+free ports). Every service is its own OS process, in its own process group, so stopping the stack
+never leaves orphans.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SERVICES = ("validation", "certification", "provisioning", "packaging", "notifier")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class Ports:
+    kafka: int = 9092
+    kafka_controller: int = 9093
+    postgres: int = 55432
+    api: int = 8080
+    smtp: int = 1025
+    mail_http: int = 8025
+    storefront: int = 6064
+    web: dict[str, int] = field(default_factory=lambda: {
+        "validation": 6061, "certification": 6062, "provisioning": 6063, "packaging": 6064,
+        "notifier": 6065, "projection": 6066})
+
+    @classmethod
+    def free(cls) -> Ports:
+        p = cls(kafka=free_port(), kafka_controller=free_port(), postgres=free_port(), api=free_port(),
+                smtp=free_port(), mail_http=free_port())
+        p.web = {name: free_port() for name in p.web}
+        p.storefront = p.web["packaging"]
+        return p
+
+
+@dataclass
+class Stack:
+    run_dir: Path
+    ports: Ports = field(default_factory=Ports)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.ports.kafka}"
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://offerflow:offerflow@127.0.0.1:{self.ports.postgres}/offerflow"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.api}"
+
+    @property
+    def mail_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.mail_http}"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.run_dir / "mail"
+
+    def env(self) -> dict[str, str]:
+        p = self.ports
+        return {
+            **os.environ,
+            "OFFERFLOW_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "OFFERFLOW_DATABASE_DSN": self.dsn,
+            "OFFERFLOW_PUBLIC_URL": self.api_url,
+            "OFFERFLOW_KAFKA_PORT": str(p.kafka),
+            "OFFERFLOW_KAFKA_CONTROLLER_PORT": str(p.kafka_controller),
+            "OFFERFLOW_KAFKA_RUN_DIR": str(self.run_dir / "kafka"),
+            "OFFERFLOW_PG_PORT": str(p.postgres),
+            "OFFERFLOW_PG_RUN_DIR": str(self.run_dir / "postgres"),
+            "OFFERFLOW_STATUS_API_PORT": str(p.api),
+            "OFFERFLOW_STATUS_API_PROJECTION_WEB_PORT": str(p.web["projection"]),
+            "OFFERFLOW_VALIDATION_WEB_PORT": str(p.web["validation"]),
+            "OFFERFLOW_CERTIFICATION_WEB_PORT": str(p.web["certification"]),
+            "OFFERFLOW_PROVISIONING_WEB_PORT": str(p.web["provisioning"]),
+            "OFFERFLOW_PROVISIONING_STORAGE_ROOT": str(self.run_dir / "regions"),
+            "OFFERFLOW_PACKAGING_WEB_PORT": str(p.web["packaging"]),
+            "OFFERFLOW_PACKAGING_PAGES_ROOT": str(self.run_dir / "pages"),
+            "OFFERFLOW_PACKAGING_STOREFRONT_URL": f"http://127.0.0.1:{p.storefront}",
+            "OFFERFLOW_NOTIFIER_WEB_PORT": str(p.web["notifier"]),
+            "OFFERFLOW_NOTIFIER_SMTP_PORT": str(p.smtp),
+            "OFFERFLOW_MAILSINK_SMTP_PORT": str(p.smtp),
+            "OFFERFLOW_MAILSINK_HTTP_PORT": str(p.mail_http),
+            "OFFERFLOW_MAILSINK_DIR": str(self.mail_dir),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    # --- infrastructure ---------------------------------------------------------------------------
+
+    def start_infra(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        subprocess.run([str(ROOT / "deploy/kafka/bin/kafka-start")], env=self.env(), check=True)
+        subprocess.run([str(ROOT / "deploy/postgres/bin/pg-start")], env=self.env(), check=True,
+                       stdout=subprocess.DEVNULL)
+        from offerflow_shared.kafka import ensure_topics
+
+        asyncio.run(ensure_topics(self.kafka_bootstrap))
+
+    def stop_infra(self) -> None:
+        subprocess.run([str(ROOT / "deploy/postgres/bin/pg-stop")], env=self.env(), check=False)
+        subprocess.run([str(ROOT / "deploy/kafka/bin/kafka-stop")], env=self.env(), check=False)
+
+    # --- services ---------------------------------------------------------------------------------
+
+    def commands(self) -> dict[str, list[str]]:
+        cmds = {name: [str(BIN / f"offerflow-{name}")] for name in SERVICES}
+        cmds["projection"] = [str(BIN / "offerflow-projection")]
+        cmds["status-api"] = [str(BIN / "offerflow-status-api")]
+        cmds["mailsink"] = [str(BIN / "offerflow-mailsink")]
+        return cmds
+
+    def start(self, name: str) -> None:
+        logs = self.run_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
+        self.procs[name] = subprocess.Popen(self.commands()[name], env=self.env(), cwd=ROOT, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start_services(self, timeout: float = 90.0) -> None:
+        for name in ("mailsink", "status-api", "projection", *SERVICES):
+            self.start(name)
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        waits = {"status-api": self.ports.api, "mailsink": self.ports.mail_http,
+                 **{n: self.ports.web[n] for n in (*SERVICES, "projection")}}
+        pending = dict(waits)
+        while pending and time.monotonic() < deadline:
+            for name, port in list(pending.items()):
+                proc = self.procs.get(name)
+                if proc is not None and proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.run_dir}/logs/{name}.log")
+                if port_open(port) and (name != "status-api" or self._api_ready()):
+                    del pending[name]
+            time.sleep(0.2)
+        if pending:
+            raise RuntimeError(f"not ready after {timeout}s: {sorted(pending)}; see {self.run_dir}/logs")
+
+    def _api_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.api_url}/readyz", timeout=2) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs[name]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        proc.wait(timeout=30)
+
+    def stop_services(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.procs.clear()
+
+
+def endpoints(stack: Stack, publisher: str, token: str | None) -> dict[str, object]:
+    return {"api_url": stack.api_url, "portal_url": f"{stack.api_url}/portal", "mail_url": stack.mail_url,
+            "kafka_bootstrap": stack.kafka_bootstrap, "postgres_dsn": stack.dsn,
+            "storefront_url": f"http://127.0.0.1:{stack.ports.storefront}", "publisher": publisher,
+            "token": token}
+
+
+def up(args: argparse.Namespace) -> int:
+    from demo import publish_demo
+
+    stack = Stack(run_dir=ROOT / ".run")
+    stop = {"now": False}
+
+    def on_signal(*_: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        print("Starting Kafka and PostgreSQL …", flush=True)
+        stack.start_infra()
+        print("Starting the services …", flush=True)
+        stack.start_services()
+        info = endpoints(stack, "demo", None)
+        (ROOT / ".run/endpoints.json").write_text(json.dumps(info, indent=2) + "\n")
+        if not args.no_demo:
+            print(publish_demo(stack, ROOT / ".run/demo"), flush=True)
+        print("\nOfferflow is up:")
+        for k, v in info.items():
+            print(f"  {k:16} {v}")
+        print("\nLogs follow (Ctrl-C stops everything).\n", flush=True)
+        tail = subprocess.Popen(["tail", "-n", "0", "-F", *map(str, (ROOT / ".run/logs").glob("*.log"))],
+                                start_new_session=True)
+        try:
+            while not stop["now"]:
+                for name, proc in stack.procs.items():
+                    if proc.poll() is not None:
+                        print(f"!! {name} exited with {proc.returncode}", flush=True)
+                        stop["now"] = True
+                time.sleep(0.5)
+        finally:
+            os.killpg(tail.pid, signal.SIGTERM)
+            tail.wait()
+    finally:
+        print("\nStopping …", flush=True)
+        stack.stop_services()
+        stack.stop_infra()
+        print("Stopped.", flush=True)
+    return 0
+
+
+def with_infra(run_dir: Path, command: list[str]) -> int:
+    """A fresh broker and database on free ports for one command (``make test``), then stopped."""
+    import shutil
+
+    shutil.rmtree(run_dir, ignore_errors=True)
+    ports = Ports.free()
+    stack = Stack(run_dir=run_dir, ports=ports)
+    try:
+        stack.start_infra()
+        env = {**os.environ, "OFFERFLOW_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
+               "OFFERFLOW_DATABASE_DSN": stack.dsn, "OFFERFLOW_TEST_RUN_DIR": str(run_dir),
+               "OFFERFLOW_KAFKA_RUN_DIR": str(run_dir / "kafka"), "OFFERFLOW_KAFKA_PORT": str(ports.kafka),
+               "OFFERFLOW_KAFKA_CONTROLLER_PORT": str(ports.kafka_controller),
+               "OFFERFLOW_PG_RUN_DIR": str(run_dir / "postgres"), "OFFERFLOW_PG_PORT": str(ports.postgres)}
+        return subprocess.call(command, env=env, cwd=ROOT)
+    finally:
+        stack.stop_infra()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="stack")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_up = sub.add_parser("up", help="run everything with a demo offer until Ctrl-C")
+    p_up.add_argument("--no-demo", action="store_true")
+    p_with = sub.add_parser("with-infra", help="run a command against a private Kafka and PostgreSQL")
+    p_with.add_argument("run_dir")
+    p_with.add_argument("command", nargs=argparse.REMAINDER)
+    sub.add_parser("infra-up", help="start Kafka and PostgreSQL only")
+    sub.add_parser("infra-down", help="stop Kafka and PostgreSQL")
+    args = parser.parse_args()
+    if args.cmd == "up":
+        return up(args)
+    if args.cmd == "with-infra":
+        return with_infra(Path(args.run_dir).resolve(), [a for a in args.command if a != "--"])
+    stack = Stack(run_dir=ROOT / ".run")
+    if args.cmd == "infra-up":
+        stack.start_infra()
+    else:
+        stack.stop_infra()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    sys.path.insert(0, str(ROOT))
+    raise SystemExit(main())

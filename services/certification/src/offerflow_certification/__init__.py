@@ -1,0 +1,1 @@
+"""Certification: the VM images are tested before anything is replicated."""

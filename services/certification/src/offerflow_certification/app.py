@@ -1,0 +1,17 @@
+"""The Faust app and the topics this service reads and writes."""
+
+from __future__ import annotations
+
+import faust
+from offerflow_shared import topics
+from offerflow_shared.worker import create_app
+
+from offerflow_certification.settings import Settings
+
+SERVICE = "certification"
+CONSUMES = (topics.VALIDATION.name,)
+EMITS = topics.CERTIFICATION.name
+
+
+def make_app(settings: Settings) -> faust.App:
+    return create_app(SERVICE, bootstrap=settings.common.kafka_bootstrap, web_port=settings.web_port)

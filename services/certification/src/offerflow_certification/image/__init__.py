@@ -1,0 +1,1 @@
+"""Inspection of VM disk images submitted for certification."""

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from offerflow_shared.settings import CommonSettings
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OFFERFLOW_CERTIFICATION_", extra="ignore")
+
+    web_port: int = Field(6062, ge=1, le=65535)
+    concurrency: int = Field(2, ge=1, le=64)
+    max_disk_bytes: int = Field(1024 * 1024**3 + 512, ge=1)
+    chunk_bytes: int = Field(4 * 1024 * 1024, ge=4096)
+    common: CommonSettings = Field(default_factory=CommonSettings)

@@ -1,0 +1,133 @@
+"""Sends one event's mail to each recipient exactly once, guarded by the ledger.
+
+Per recipient: claim ('sending' committed) → SMTP → mark 'sent' → emit NotificationSent → mark 'announced'.
+A crash after the claim and before 'sent' makes the redelivery send again (same Message-ID): a mail may be
+duplicated in that window, never lost. A crash after 'sent' only re-emits NotificationSent, whose id is
+derived from the cause, so consumers see the same event twice at most and dedupe it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate
+
+from offerflow_shared.envelope import Envelope
+from offerflow_shared.events import NotificationSent
+from offerflow_shared.runtime import Outbox
+
+from offerflow_notifier import rules
+from offerflow_notifier.adapters.ledger import Claim, Ledger, MailRecord, MailStatus
+from offerflow_notifier.adapters.mailer import Mailer, PermanentMailError, TransientMailError
+from offerflow_notifier.render import Rendered, Renderer
+
+log = logging.getLogger("offerflow.notifier")
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class MailRetry:
+    """The handler's own bounded retry of one mail; after it the handler raises and the dispatcher retries."""
+
+    attempts: int = 4
+    first_delay: float = 1.0
+    max_delay: float = 20.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_delay, self.first_delay * (2**attempt)))
+
+
+@dataclass
+class Notifier:
+    mailer: Mailer
+    ledger: Ledger
+    sender: str
+    public_url: str
+    renderer: Renderer = field(default_factory=Renderer)
+    retry: MailRetry = field(default_factory=MailRetry)
+    sleep: Sleep = asyncio.sleep
+
+    async def deliver(self, env: Envelope, mail: rules.Mail, out: Outbox) -> None:
+        if not mail.recipients:
+            log.info("no recipients for %s (%s): nothing to send", env.event_type, mail.template)
+            return
+        rendered = self.renderer.render(mail.template, mail.context)
+        for recipient in mail.recipients:
+            await self._deliver_one(env, mail.template, rendered, recipient, out)
+
+    async def _deliver_one(
+        self, env: Envelope, template: str, rendered: Rendered, recipient: str, out: Outbox
+    ) -> None:
+        record = MailRecord(
+            cause_event_id=str(env.event_id),
+            recipient=rules.ledger_recipient(recipient),
+            cause_event_type=env.event_type,
+            template=template,
+            subject=rendered.subject,
+            message_id=rules.message_id(str(env.event_id), recipient, self.sender),
+            offer_id=env.offer_id,
+            run_id=env.run_id,
+        )
+        claim = await self.ledger.claim(record)
+        if claim is Claim.DONE:
+            log.info("%s to %s already handled for event %s",
+                     template, record.recipient, record.cause_event_id)
+            return
+        if claim in (Claim.SEND, Claim.RESEND):
+            if claim is Claim.RESEND:
+                log.warning("re-sending %s to %s: an earlier attempt did not record it as sent",
+                            template, record.recipient)
+            try:
+                await self._send_with_retry(self._compose(env, record, rendered, recipient))
+            except PermanentMailError as exc:
+                # The server refused this address for good: record why and go on with the other recipients.
+                log.warning("%s to %s rejected: %s", template, record.recipient, exc)
+                await self.ledger.mark(record, MailStatus.REJECTED, str(exc))
+                return
+            await self.ledger.mark(record, MailStatus.SENT)
+        await out.emit(
+            NotificationSent(
+                template=template,
+                recipients=[recipient],
+                subject=rendered.subject,
+                cause_event_id=record.cause_event_id,
+                cause_event_type=env.event_type,
+            ),
+            discriminator=f"{template}:{record.recipient}",
+        )
+        await self.ledger.mark(record, MailStatus.ANNOUNCED)
+
+    async def _send_with_retry(self, message: EmailMessage) -> None:
+        for attempt in range(self.retry.attempts):
+            try:
+                await self.mailer.send(message)
+                return
+            except TransientMailError as exc:
+                if attempt == self.retry.attempts - 1:
+                    raise
+                delay = self.retry.delay(attempt)
+                log.warning("sending to %s failed (attempt %d/%d), retrying in %.1fs: %s",
+                            message["To"], attempt + 1, self.retry.attempts, delay, exc)
+                await self.sleep(delay)
+
+    def _compose(self, env: Envelope, record: MailRecord, rendered: Rendered, recipient: str) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = self.sender
+        msg["To"] = recipient
+        msg["Subject"] = rendered.subject
+        msg["Date"] = formatdate(localtime=False, usegmt=True)
+        msg["Message-ID"] = record.message_id
+        # Tells auto-responders not to answer, and lets the status page or a support engineer trace a mail.
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Offerflow-Offer"] = env.offer_id
+        if env.run_id:
+            msg["X-Offerflow-Run"] = env.run_id
+        msg["X-Offerflow-Event"] = record.cause_event_id
+        msg["X-Offerflow-Template"] = record.template
+        msg.set_content(rendered.text)
+        msg.add_alternative(rendered.html, subtype="html")
+        return msg

@@ -1,0 +1,126 @@
+"""Pure decisions: who gets a mail, what it says, how it is identified. No I/O."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.utils import parseaddr
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from offerflow_shared.envelope import Envelope
+from offerflow_shared.events import (
+    OfferWentLive,
+    PreviewReady,
+    PublishCanceled,
+    PublishRequested,
+    StageFailed,
+)
+from offerflow_shared.steps import StepId, step_info
+
+PUBLISH_ACCEPTED = "publish_accepted"
+STEP_FAILED = "step_failed"
+PREVIEW_READY = "preview_ready"
+LIVE = "live"
+CANCELED = "canceled"
+TEMPLATES = (PUBLISH_ACCEPTED, STEP_FAILED, PREVIEW_READY, LIVE, CANCELED)
+
+_MAIL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "offerflow:notifier:mail")
+
+
+@dataclass(frozen=True)
+class Mail:
+    """What to send about one event, before it is split per recipient."""
+
+    template: str
+    context: dict[str, Any]
+    recipients: list[str]
+
+
+def recipients(addresses: Iterable[str]) -> list[str]:
+    """Trimmed, without blanks and without repeats (addresses compare case-insensitively)."""
+    seen: set[str] = set()
+    result: list[str] = []
+    for raw in addresses:
+        address = raw.strip()
+        key = address.lower()
+        if address and key not in seen:
+            seen.add(key)
+            result.append(address)
+    return result
+
+
+def ledger_recipient(address: str) -> str:
+    return address.strip().lower()
+
+
+def message_id(cause_event_id: str, recipient: str, sender: str) -> str:
+    """The same cause and recipient always give the same Message-ID, so a re-send is visibly the same mail."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "offerflow.local"
+    token = uuid.uuid5(_MAIL_NAMESPACE, f"{cause_event_id}/{ledger_recipient(recipient)}")
+    return f"<{token.hex}@{domain}>"
+
+
+def status_url(public_url: str, offer_id: str) -> str:
+    return f"{public_url.rstrip('/')}/portal/offers/{quote(offer_id, safe='')}"
+
+
+def support_url(public_url: str, offer_id: str, run_id: str | None) -> str:
+    base = status_url(public_url, offer_id) + "/support"
+    return f"{base}?{urlencode({'run': run_id})}" if run_id else base
+
+
+def _common(env: Envelope, public_url: str) -> dict[str, Any]:
+    return {
+        "offer_id": env.offer_id,
+        "publisher_id": env.publisher_id,
+        "run_id": env.run_id or "",
+        "occurred_at": env.occurred_at,
+        "status_url": status_url(public_url, env.offer_id),
+    }
+
+
+def publish_accepted(env: Envelope, event: PublishRequested, public_url: str) -> Mail:
+    context = {**_common(env, public_url), "offer_version": event.offer.offer_version,
+               "requested_by": event.requested_by}
+    return Mail(PUBLISH_ACCEPTED, context, recipients(event.offer.notification_emails))
+
+
+def step_failed(env: Envelope, event: StageFailed, public_url: str) -> Mail:
+    info = step_info(StepId(event.step))
+    context = {
+        **_common(env, public_url),
+        "step_name": info.name,
+        "step_description": info.description,
+        "summary": event.summary,
+        "reasons": [
+            {"field": r.field or "", "message": r.message, "code": r.code, "level": r.level}
+            for r in event.reasons
+        ],
+        "next_steps": info.next_steps,
+        "support_url": support_url(public_url, env.offer_id, env.run_id),
+    }
+    return Mail(STEP_FAILED, context, recipients(event.notification_emails))
+
+
+def preview_ready(env: Envelope, event: PreviewReady, public_url: str) -> Mail:
+    context = {
+        **_common(env, public_url),
+        "offer_version": event.offer_version,
+        "preview_links": list(event.preview_links),
+        "audience": list(event.audience),
+        "next_steps": step_info(StepId.SIGNOFF).next_steps,
+    }
+    return Mail(PREVIEW_READY, context, recipients(event.notification_emails))
+
+
+def went_live(env: Envelope, event: OfferWentLive, public_url: str) -> Mail:
+    context = {**_common(env, public_url), "offer_version": event.offer_version,
+               "live_links": list(event.live_links)}
+    return Mail(LIVE, context, recipients(event.notification_emails))
+
+
+def canceled(env: Envelope, event: PublishCanceled, public_url: str) -> Mail:
+    context = {**_common(env, public_url), "reason": event.reason}
+    return Mail(CANCELED, context, recipients(event.notification_emails))

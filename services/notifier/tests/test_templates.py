@@ -1,0 +1,130 @@
+"""Every mail: its subject and both bodies say what the publisher needs."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+from offerflow_notifier.adapters.mailer import MemoryMailer
+from offerflow_shared.events import (
+    CertificationFailed,
+    GoLiveFailed,
+    NotificationSent,
+    OfferSnapshot,
+    OfferWentLive,
+    PackagingFailed,
+    PreviewReady,
+    ProvisioningFailed,
+    PublishCanceled,
+    PublishRequested,
+    Reason,
+    StageFailed,
+    ValidationFailed,
+)
+from offerflow_shared.runtime import MemorySink
+from offerflow_shared.steps import step_info
+
+from .conftest import PUBLIC_URL, SENDER, Deliver, envelope
+
+STATUS = f"{PUBLIC_URL}/portal/offers/contoso-vm"
+
+
+def bodies(msg: EmailMessage) -> tuple[str, str]:
+    text = msg.get_body(preferencelist=("plain",))
+    html = msg.get_body(preferencelist=("html",))
+    assert text is not None and html is not None
+    return text.get_content(), html.get_content()
+
+
+def only_mail(mailer: MemoryMailer) -> tuple[EmailMessage, str, str]:
+    assert len(mailer.sent) == 1
+    msg = mailer.sent[0]
+    text, html = bodies(msg)
+    return msg, text, html
+
+
+async def test_publish_accepted(deliver: Deliver, mailer: MemoryMailer, sink: MemorySink) -> None:
+    snapshot = OfferSnapshot(offer_version=3, definition={}, notification_emails=["ana@contoso.test"])
+    env = envelope(PublishRequested(offer=snapshot, requested_by="ana@contoso.test"))
+    await deliver(env)
+    msg, text, html = only_mail(mailer)
+    assert msg["Subject"] == "Publish accepted: contoso-vm version 3"
+    assert msg["To"] == "ana@contoso.test"
+    assert msg["From"] == SENDER
+    for body in (text, html):
+        assert "contoso-vm" in body and "3" in body and "run-42" in body and STATUS in body
+    [sent] = sink.events()
+    assert isinstance(sent, NotificationSent)
+    assert sent.template == "publish_accepted" and sent.recipients == ["ana@contoso.test"]
+    assert sent.cause_event_id == str(env.event_id) and sent.cause_event_type == env.event_type
+    assert sent.subject == msg["Subject"]
+
+
+FAILED_CLASSES: list[type[StageFailed]] = [
+    ValidationFailed, CertificationFailed, ProvisioningFailed, PackagingFailed, GoLiveFailed]
+
+
+async def test_every_stage_failure_mails_step_reasons_next_steps_and_support(
+    deliver: Deliver, mailer: MemoryMailer
+) -> None:
+    for cls in FAILED_CLASSES:
+        mailer.sent.clear()
+        reasons = [
+            Reason(code="required", field="/offer/microsoft-azure-marketplace.title",
+                   message="Title is required."),
+            Reason(code="bad-url", message="Privacy <policy> URL is unreachable & wrong."),
+        ]
+        event = cls(summary="2 problems found", reasons=reasons, notification_emails=["ops@contoso.test"])
+        env = envelope(event)
+        await deliver(env)
+        msg, text, html = only_mail(mailer)
+        info = step_info(cls.step)
+        assert msg["Subject"] == f"{info.name} failed: contoso-vm"
+        support = f"{STATUS}/support?run=run-42"
+        assert "2 problems found" in text and info.next_steps in text and support in text
+        assert "/offer/microsoft-azure-marketplace.title: Title is required." in text
+        assert "Privacy <policy> URL is unreachable & wrong." in text
+        assert info.name in html and "Title is required." in html and support in html
+        # Offer content is escaped in the HTML part, shown verbatim in the text part.
+        assert "Privacy &lt;policy&gt; URL is unreachable &amp; wrong." in html
+
+
+async def test_preview_ready(deliver: Deliver, mailer: MemoryMailer) -> None:
+    links = ["https://preview.example.test/contoso-vm?v=3", "https://portal.example.test/preview/contoso-vm"]
+    subs = ["11111111-2222-3333-4444-555555555555", "66666666-7777-8888-9999-000000000000"]
+    await deliver(envelope(PreviewReady(offer_version=3, preview_links=links, audience=subs,
+                                        notification_emails=["ana@contoso.test"])))
+    msg, text, html = only_mail(mailer)
+    assert msg["Subject"] == "Preview ready: contoso-vm version 3"
+    for body in (text, html):
+        assert all(link in body for link in links) and all(s in body for s in subs)
+        assert "Go live" in body and "Cancel" in body and STATUS in body
+
+
+async def test_went_live(deliver: Deliver, mailer: MemoryMailer) -> None:
+    links = ["https://marketplace.example.test/offers/contoso-vm"]
+    await deliver(envelope(OfferWentLive(offer_version=3, live_links=links, notification_emails=["a@c.t"])))
+    msg, text, html = only_mail(mailer)
+    assert msg["Subject"] == "contoso-vm version 3 is live"
+    assert links[0] in text and links[0] in html
+
+
+async def test_canceled(deliver: Deliver, mailer: MemoryMailer) -> None:
+    await deliver(envelope(PublishCanceled(notification_emails=["a@c.test"])))
+    msg, text, html = only_mail(mailer)
+    assert msg["Subject"] == "Publication canceled: contoso-vm"
+    assert "Canceled by the publisher at sign-off" in text and STATUS in text and STATUS in html
+
+
+async def test_headers_identify_the_cause(deliver: Deliver, mailer: MemoryMailer) -> None:
+    env = envelope(PublishCanceled(notification_emails=["a@c.test"]))
+    await deliver(env)
+    msg = mailer.sent[0]
+    assert msg["X-Offerflow-Offer"] == "contoso-vm" and msg["X-Offerflow-Run"] == "run-42"
+    assert msg["X-Offerflow-Event"] == str(env.event_id) and msg["X-Offerflow-Template"] == "canceled"
+    assert msg["Message-ID"].endswith("@offerflow.local>")
+
+
+async def test_offer_id_with_slash_stays_one_path_segment(deliver: Deliver, mailer: MemoryMailer) -> None:
+    await deliver(envelope(PublishCanceled(notification_emails=["a@c.test"]), offer_id="a/b", run_id=None))
+    _, text, _ = only_mail(mailer)
+    assert f"{PUBLIC_URL}/portal/offers/a%2Fb" in text

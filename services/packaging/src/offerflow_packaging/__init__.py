@@ -1,0 +1,1 @@
+"""Packaging: product page, preview slot, go-live promotion and the storefront that serves them."""

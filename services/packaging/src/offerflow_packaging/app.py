@@ -1,0 +1,21 @@
+"""The Faust app and the topics this service reads and writes."""
+
+from __future__ import annotations
+
+import faust
+from offerflow_shared import topics
+from offerflow_shared.worker import create_app
+
+from offerflow_packaging.settings import Settings
+
+SERVICE = "packaging"
+CONSUMES = (topics.PROVISIONING.name, topics.PUBLISHING.name)
+EMITS = topics.PACKAGING.name
+
+
+def make_app(settings: Settings) -> faust.App:
+    # A typed local: the shared package ships no type marker yet, so its return type reads as Any.
+    app: faust.App = create_app(
+        SERVICE, bootstrap=settings.common.kafka_bootstrap, web_port=settings.web_port
+    )
+    return app

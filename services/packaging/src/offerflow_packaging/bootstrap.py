@@ -1,0 +1,34 @@
+"""Composition root: settings → adapters → handlers → dispatcher → Faust app. Nothing runs at import."""
+
+from __future__ import annotations
+
+import faust
+from offerflow_shared import logs
+from offerflow_shared.runtime import Dispatcher, Sink
+from offerflow_shared.worker import FaustSink, run
+
+from offerflow_packaging import agents, app, handlers, storefront
+from offerflow_packaging.adapters.leads import NoLeadDestination
+from offerflow_packaging.adapters.pages import LocalPageStore
+from offerflow_packaging.settings import Settings
+
+
+def build_dispatcher(sink: Sink, deps: handlers.Deps) -> Dispatcher:
+    return Dispatcher(
+        service=app.SERVICE, out_topic=app.EMITS, handlers=handlers.build_handlers(deps), sink=sink
+    )
+
+
+def build(settings: Settings) -> faust.App:
+    pages = LocalPageStore(settings.pages_root)
+    deps = handlers.Deps(pages=pages, leads=NoLeadDestination(), storefront_url=settings.storefront_url)
+    faust_app = app.make_app(settings)
+    agents.register(faust_app, build_dispatcher(FaustSink(faust_app), deps), concurrency=settings.concurrency)
+    storefront.register(faust_app, storefront.Storefront(pages))
+    return faust_app
+
+
+def main() -> None:
+    settings = Settings()
+    logs.configure(app.SERVICE, settings.common.log_level)
+    run(build(settings), settings.common.log_level.lower())

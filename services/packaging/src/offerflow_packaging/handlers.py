@@ -1,0 +1,217 @@
+"""One function per event; the dict at the bottom is what the agent dispatches on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from jinja2 import TemplateError
+from offerflow_shared.envelope import Envelope
+from offerflow_shared.events import (
+    GoLiveFailed,
+    GoLiveRequested,
+    OfferWentLive,
+    PackagingFailed,
+    PackagingPassed,
+    PackagingProgressed,
+    PackagingStarted,
+    PreviewReady,
+    PreviewWithdrawn,
+    ProvisioningPassed,
+    PublishCanceled,
+    Reason,
+)
+from offerflow_shared.offer import marketplace
+from offerflow_shared.runtime import Handler, Outbox, handles
+
+from offerflow_packaging import rules
+from offerflow_packaging.adapters.leads import LeadDestination
+from offerflow_packaging.adapters.pages import PageStore
+from offerflow_packaging.listing import build_listing
+from offerflow_packaging.render import render_page
+
+
+@dataclass(frozen=True)
+class Deps:
+    pages: PageStore
+    leads: LeadDestination
+    storefront_url: str
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).encode()
+
+
+async def _fail(out: Outbox, code: str, message: str, emails: list[str]) -> None:
+    await out.emit(
+        PackagingFailed(
+            summary=message, reasons=[Reason(code=code, message=message)], notification_emails=emails
+        )
+    )
+
+
+async def on_provisioning_passed(
+    env: Envelope, event: ProvisioningPassed, out: Outbox, *, deps: Deps
+) -> None:
+    publisher, offer, snapshot = env.publisher_id, env.offer_id, event.offer
+    emails = snapshot.notification_emails
+    await out.emit(PackagingStarted(message="Merging technical and marketing content into the product page."))
+    try:
+        rules.slug(publisher, offer)
+    except rules.UnsafeName as exc:
+        await _fail(out, "invalid-name", str(exc), emails)
+        return
+    audience = rules.normalise_audience(marketplace(snapshot.definition, "allowedSubscriptions"))
+    if not audience:
+        await _fail(
+            out,
+            "no-preview-audience",
+            "The offer lists no valid preview subscription ID, so nobody "
+            "could see the preview. Add at least one subscription GUID, then Publish again.",
+            emails,
+        )
+        return
+    try:
+        listing = build_listing(publisher, offer, snapshot, event.replicas)
+        preview_page = render_page(listing, preview=True, audience_size=len(audience))
+        live_page = render_page(listing, preview=False)
+    except TemplateError as exc:
+        await _fail(out, "render-failed", f"The product page could not be rendered: {exc}", emails)
+        return
+    await out.emit(
+        PackagingProgressed(percentage=50, message="Product page and listing rendered."),
+        discriminator="rendered",
+    )
+
+    lead = await deps.leads.send_test_lead(publisher, offer, snapshot.definition)
+    warnings = (
+        []
+        if lead.status != "unsupported"
+        else [Reason(code="lead-destination-unsupported", message=lead.message, level="warning")]
+    )
+    await out.emit(
+        PackagingProgressed(
+            percentage=75, message=lead.message, level="warning" if warnings else "information"
+        ),
+        discriminator="lead",
+    )
+
+    files = {
+        rules.LISTING: _json(listing),
+        rules.LIVE_PAGE: live_page.encode(),
+        rules.PAGE: preview_page.encode(),
+        rules.AUDIENCE: _json(audience),  # last: the preview becomes visible only once the rest is in place
+    }
+    try:
+        await asyncio.to_thread(deps.pages.write_slot, publisher, offer, rules.PREVIEW, files)
+    except OSError as exc:
+        await _fail(
+            out,
+            "page-store-failed",
+            f"The preview could not be stored ({exc.strerror or exc}); publishing again may succeed.",
+            emails,
+        )
+        return
+    links = rules.preview_links(deps.storefront_url, publisher, offer, audience)
+    await out.emit(PackagingPassed(offer=snapshot, preview_links=links, warnings=warnings))
+    await out.emit(
+        PreviewReady(
+            offer_version=snapshot.offer_version,
+            preview_links=links,
+            audience=audience,
+            notification_emails=emails,
+        )
+    )
+
+
+async def on_golive_requested(env: Envelope, event: GoLiveRequested, out: Outbox, *, deps: Deps) -> None:
+    publisher, offer, emails = env.publisher_id, env.offer_id, event.notification_emails
+
+    async def fail(code: str, message: str) -> None:
+        await out.emit(
+            GoLiveFailed(
+                summary=message, reasons=[Reason(code=code, message=message)], notification_emails=emails
+            )
+        )
+
+    try:
+        link = rules.live_link(deps.storefront_url, publisher, offer)
+    except rules.UnsafeName as exc:
+        await fail("invalid-name", str(exc))
+        return
+
+    async def read(slot: str, name: str) -> bytes | None:
+        return await asyncio.to_thread(deps.pages.read, publisher, offer, slot, name)
+
+    listing_raw, live_page = (
+        await read(rules.PREVIEW, rules.LISTING),
+        await read(rules.PREVIEW, rules.LIVE_PAGE),
+    )
+    if listing_raw is None or live_page is None:
+        live_raw = await read(rules.PRODUCTION, rules.LISTING)
+        if live_raw is not None and _version(live_raw) == event.offer_version:
+            # Already promoted (a redelivery after the preview was cleaned up): the same outcome again.
+            await out.emit(
+                OfferWentLive(
+                    offer_version=event.offer_version, live_links=[link], notification_emails=emails
+                )
+            )
+        else:
+            await fail("no-preview", "There is no preview to promote: package the offer (Publish) first.")
+        return
+    preview_version = _version(listing_raw)
+    if preview_version != event.offer_version:
+        await fail(
+            "preview-version-mismatch",
+            f"Go live was requested for version {event.offer_version}, "
+            f"but the preview shows version {preview_version}; review the current preview first.",
+        )
+        return
+    try:
+        await asyncio.to_thread(
+            deps.pages.write_slot,
+            publisher,
+            offer,
+            rules.PRODUCTION,
+            {rules.LISTING: listing_raw, rules.PAGE: live_page},
+        )
+    except OSError as exc:
+        await fail(
+            "page-store-failed",
+            f"The page could not be published ({exc.strerror or exc}); choosing Go live again may succeed.",
+        )
+        return
+    await out.emit(
+        OfferWentLive(offer_version=event.offer_version, live_links=[link], notification_emails=emails)
+    )
+
+
+async def on_publish_canceled(env: Envelope, event: PublishCanceled, out: Outbox, *, deps: Deps) -> None:
+    try:
+        rules.slug(env.publisher_id, env.offer_id)
+    except rules.UnsafeName:
+        pass  # such an offer never had a preview slot; withdrawing nothing is still a withdrawal
+    else:
+        await asyncio.to_thread(deps.pages.remove_slot, env.publisher_id, env.offer_id, rules.PREVIEW)
+    await out.emit(PreviewWithdrawn(reason=event.reason))
+
+
+def _version(raw: bytes) -> int | None:
+    try:
+        value = json.loads(raw)["offer"]["version"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, int) else None
+
+
+def build_handlers(deps: Deps) -> dict[str, Handler]:
+    return dict(
+        [
+            handles(ProvisioningPassed, partial(on_provisioning_passed, deps=deps)),
+            handles(GoLiveRequested, partial(on_golive_requested, deps=deps)),
+            handles(PublishCanceled, partial(on_publish_canceled, deps=deps)),
+        ]
+    )

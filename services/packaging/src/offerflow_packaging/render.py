@@ -1,0 +1,32 @@
+"""The product page: one Jinja2 template, rendered from the listing alone."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from offerflow_packaging.sanitize import clean_html
+
+PREVIEW_BANNER = "Preview — visible only to the whitelisted subscriptions"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("offerflow_packaging", "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+    )
+    # Cleaned again at render time: the page never trusts HTML it did not just sanitise itself.
+    env.filters["sanitised"] = lambda value: Markup(clean_html(value))
+    return env
+
+
+def render_page(listing: dict[str, Any], *, preview: bool, audience_size: int = 0) -> str:
+    template = environment().get_template("page.html")
+    return template.render(
+        listing=listing, preview=preview, banner=PREVIEW_BANNER, audience_size=audience_size
+    )

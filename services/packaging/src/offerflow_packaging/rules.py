@@ -1,0 +1,82 @@
+"""Pure decisions of packaging: names, links, audience membership and version order. No I/O."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
+
+# Publisher and offer ids become folder names and URL parts: nothing that could leave the pages root.
+_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+PREVIEW = "preview"
+PRODUCTION = "production"
+PAGE = "index.html"
+LISTING = "listing.json"
+AUDIENCE = "audience.json"
+# The preview slot also keeps the banner-less render, so going live publishes exactly what was previewed.
+LIVE_PAGE = "live.html"
+
+
+class UnsafeName(ValueError):
+    pass
+
+
+def safe_segment(value: str, what: str) -> str:
+    if not _SEGMENT.fullmatch(value):
+        raise UnsafeName(f"{what} {value!r} cannot be used in a page address")
+    return value
+
+
+def slug(publisher: str, offer: str) -> str:
+    return f"{safe_segment(publisher, 'publisher id')}.{safe_segment(offer, 'offer id')}"
+
+
+def parse_slug(value: str) -> tuple[str, str] | None:
+    """``publisher.offer`` → ids, or None for anything that is not a well-formed slug."""
+    publisher, dot, offer = value.partition(".")
+    if not dot or not _SEGMENT.fullmatch(publisher) or not _SEGMENT.fullmatch(offer):
+        return None
+    return publisher, offer
+
+
+def normalise_subscription(value: Any) -> str | None:
+    """A subscription GUID in its canonical lowercase form, or None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        return None
+
+
+def normalise_audience(values: Any) -> list[str]:
+    if not isinstance(values, list):
+        return []
+    found = (normalise_subscription(v) for v in values)
+    return sorted({s for s in found if s is not None})
+
+
+def in_audience(audience: Iterable[str], subscription_id: str | None) -> bool:
+    wanted = normalise_subscription(subscription_id)
+    return wanted is not None and wanted in {a.lower() for a in audience}
+
+
+def preview_links(storefront_url: str, publisher: str, offer: str, audience: Iterable[str]) -> list[str]:
+    base = f"{storefront_url}/preview/{slug(publisher, offer)}"
+    return [f"{base}?subscriptionId={quote(s)}" for s in audience]
+
+
+def live_link(storefront_url: str, publisher: str, offer: str) -> str:
+    return f"{storefront_url}/apps/{slug(publisher, offer)}"
+
+
+def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Semver ``X.Y.Z`` and dated ``YYYY.MM.DD`` both order numerically, part by part."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.\-+]", version))
+
+
+def highest_version(versions: Iterable[str]) -> str | None:
+    ordered = sorted(versions, key=version_key)
+    return ordered[-1] if ordered else None

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import pytest
+from offerflow_packaging import handlers
+from offerflow_packaging.adapters.leads import NoLeadDestination
+from offerflow_packaging.adapters.pages import MemoryPageStore
+from offerflow_shared.codec import encode
+from offerflow_shared.envelope import Envelope, Event, wrap
+from offerflow_shared.events import CertifiedDisk, OfferSnapshot, ProvisioningPassed, Replica
+from offerflow_shared.offer import IMAGES_KEY, MARKETPLACE, VM
+from offerflow_shared.runtime import Dispatcher, Incoming, MemorySink, RetryPolicy
+
+SUB_A = "3F2504E0-4F89-11D3-9A0C-0305E82C3301"
+SUB_B = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+OUTSIDER = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+STOREFRONT = "http://shop.test"
+SHA = "ab" * 32
+
+
+def definition(**marketing: Any) -> dict[str, Any]:
+    m = {
+        "title": "Contoso Web Server",
+        "summary": "A hardened web server",
+        "longSummary": "Nginx on a hardened Linux, ready in minutes",
+        "description": '<p>Fast <b>and</b> safe.</p><script>alert("x")</script>'
+        '<a href="javascript:alert(1)" onclick="steal()">bad</a><a href="https://contoso.example/docs">docs</a>',
+        "privacyURL": "https://contoso.example/privacy",
+        "largeLogo": "https://cdn.contoso.example/logo.png",
+        "screenshots": [f"https://cdn.contoso.example/s{i}.png" for i in range(7)],
+        "allowedSubscriptions": [SUB_A, SUB_B, "not-a-guid"],
+        "publisherDisplayName": "Contoso Ltd",
+    }
+    m.update(marketing)
+    plan = {
+        "planId": "gold",
+        VM + "skuTitle": "Gold",
+        VM + "skuSummary": "The gold plan",
+        VM + "operatingSystemFamily": "Linux",
+        VM + "operationSystem": "Ubuntu 22.04",
+        VM + "recommendedVMSizes": ["d2s-v3", "d4s-v3"],
+        VM + "openPorts": [{"port": 443, "protocol": "tcp"}],
+        VM + "virtualMachinePricing": {"isByol": True},
+        IMAGES_KEY: {"1.0.9": {"osVhdUrl": "file:///a"}, "1.0.10": {"osVhdUrl": "file:///b"}},
+    }
+    return {"offer": {MARKETPLACE + k: v for k, v in m.items()}, "plans": [plan]}
+
+
+def provisioning_passed(version: int = 4, **marketing: Any) -> Envelope:
+    offer = OfferSnapshot(
+        offer_version=version, definition=definition(**marketing), notification_emails=["ops@contoso.example"]
+    )
+    disk = CertifiedDisk(
+        plan_id="gold", image_version="1.0.10", disk="os", url="file:///b", sha256=SHA, size_bytes=1
+    )
+    replicas = [
+        Replica(
+            region=r, plan_id="gold", image_version="1.0.10", disk="os", location=f"file:///{r}", sha256=SHA
+        )
+        for r in ("westeurope", "eastus")
+    ]
+    return wrap(
+        ProvisioningPassed(offer=offer, disks=[disk], replicas=replicas),
+        offer_id="web-server",
+        publisher_id="contoso",
+        run_id="run-1",
+        producer="provisioning",
+    )
+
+
+def command(event: Event) -> Envelope:
+    return wrap(event, offer_id="web-server", publisher_id="contoso", run_id="run-1", producer="status-api")
+
+
+def incoming(env: Envelope) -> Incoming:
+    return Incoming("offerflow.provisioning", 0, 1, env.offer_id.encode(), encode(env))
+
+
+@pytest.fixture
+def kit() -> ModuleType:
+    """This module's helpers (test modules cannot import conftest under importlib mode)."""
+    return sys.modules[__name__]
+
+
+@pytest.fixture
+def pages() -> MemoryPageStore:
+    return MemoryPageStore()
+
+
+@pytest.fixture
+def make_dispatcher() -> Callable[..., tuple[Dispatcher, MemorySink]]:
+    def make(pages: Any, leads: Any = None) -> tuple[Dispatcher, MemorySink]:
+        sink = MemorySink()
+        deps = handlers.Deps(pages=pages, leads=leads or NoLeadDestination(), storefront_url=STOREFRONT)
+        return Dispatcher(
+            service="packaging",
+            out_topic="offerflow.packaging",
+            handlers=handlers.build_handlers(deps),
+            sink=sink,
+            retry=RetryPolicy(attempts=1),
+        ), sink
+
+    return make

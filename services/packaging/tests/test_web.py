@@ -1,0 +1,44 @@
+"""The storefront routes through Faust's own web server (no broker needed: the app is never started)."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient, TestServer
+from offerflow_packaging import storefront
+from offerflow_packaging.adapters.pages import MemoryPageStore
+from offerflow_packaging.app import make_app
+from offerflow_packaging.settings import Settings
+
+SUB = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+
+
+async def test_routes_serve_live_preview_and_health() -> None:
+    pages = MemoryPageStore()
+    pages.write_slot(
+        "contoso", "web", "preview", {"index.html": b"<p>preview</p>", "audience.json": f'["{SUB}"]'.encode()}
+    )
+    pages.write_slot(
+        "contoso", "web", "production", {"index.html": b"<p>live</p>", "listing.json": b'{"slug": 1}'}
+    )
+    app = make_app(Settings())
+    storefront.register(app, storefront.Storefront(pages))
+
+    async with TestClient(TestServer(app.web.web_app)) as client:
+        health = await client.get("/healthz")
+        assert health.status == 200
+
+        preview = await client.get(f"/preview/contoso.web?subscriptionId={SUB.upper()}")
+        assert preview.status == 200
+        assert preview.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert preview.headers["Referrer-Policy"] == "no-referrer"
+        assert await preview.text() == "<p>preview</p>"
+
+        hidden = await client.get("/preview/contoso.web?subscriptionId=a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
+        missing = await client.get(f"/preview/contoso.other?subscriptionId={SUB}")
+        assert hidden.status == missing.status == 404
+        assert await hidden.read() == await missing.read()
+
+        live = await client.get("/apps/contoso.web")
+        assert live.status == 200 and await live.text() == "<p>live</p>"
+        listing = await client.get("/apps/contoso.web/listing.json")
+        assert listing.status == 200 and await listing.json() == {"slug": 1}
+        assert (await client.get("/apps/contoso.other")).status == 404

@@ -1,0 +1,1 @@
+"""Provisioning: the third publishing step, replicating the certified disks to every region."""

@@ -1,0 +1,21 @@
+"""The Faust app and the topics this service reads and writes."""
+
+from __future__ import annotations
+
+import faust
+from offerflow_shared import topics
+from offerflow_shared.worker import create_app
+
+from offerflow_provisioning.settings import Settings
+
+SERVICE = "provisioning"
+CONSUMES = (topics.CERTIFICATION.name,)
+EMITS = topics.PROVISIONING.name
+
+
+def make_app(settings: Settings) -> faust.App:
+    # A typed local: the shared package ships no type marker yet, so its return type reads as Any.
+    faust_app: faust.App = create_app(
+        SERVICE, bootstrap=settings.common.kafka_bootstrap, web_port=settings.web_port
+    )
+    return faust_app

@@ -1,0 +1,47 @@
+"""Composition root: settings → adapters → handlers → dispatcher → Faust app. Nothing runs at import."""
+
+from __future__ import annotations
+
+import faust
+from offerflow_shared import logs
+from offerflow_shared.runtime import Dispatcher, Sink
+from offerflow_shared.worker import FaustSink, run
+
+from offerflow_provisioning import agents, app, handlers, rules
+from offerflow_provisioning.adapters.regions import LocalRegionStore
+from offerflow_provisioning.adapters.sources import FileDiskSource, SchemeRouter
+from offerflow_provisioning.replicator import Replicator
+from offerflow_provisioning.settings import Settings
+
+
+def build_replicator(settings: Settings) -> Replicator:
+    return Replicator(
+        SchemeRouter({"file": FileDiskSource()}),
+        LocalRegionStore(settings.storage_root),
+        chunk_size=settings.chunk_mib * rules.MIB,
+        parallel=settings.parallel_copies,
+        attempts=settings.copy_attempts,
+        retry_delay=settings.retry_delay_seconds,
+    )
+
+
+def build_dispatcher(sink: Sink, replicator: Replicator, settings: Settings) -> Dispatcher:
+    return Dispatcher(
+        service=app.SERVICE,
+        out_topic=app.EMITS,
+        handlers=handlers.build_handlers(replicator, settings.regions),
+        sink=sink,
+    )
+
+
+def build(settings: Settings) -> faust.App:
+    faust_app = app.make_app(settings)
+    dispatcher = build_dispatcher(FaustSink(faust_app), build_replicator(settings), settings)
+    agents.register(faust_app, dispatcher, concurrency=settings.concurrency)
+    return faust_app
+
+
+def main() -> None:
+    settings = Settings()
+    logs.configure(app.SERVICE, settings.common.log_level)
+    run(build(settings), settings.common.log_level.lower())

@@ -1,0 +1,54 @@
+"""FastAPI application factory; resources are opened in the lifespan, never at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from offerflow_status_api.api import errors, routes
+from offerflow_status_api.commands import CommandService
+
+Opener = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]]
+
+
+def create_app(open_resources: Opener, *, max_body_bytes: int = 1_048_576) -> FastAPI:
+    """``open_resources`` puts a CommandService on ``app.state.commands`` and returns its closer."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        close = await open_resources(app)
+        try:
+            yield
+        finally:
+            await close()
+
+    app = FastAPI(title="Offerflow publisher API", version="2017-10-31", lifespan=lifespan,
+                  description="Marketplace offer publishing: offers, publish, go live, cancel and status.")
+    errors.install(app)
+    app.include_router(routes.router)
+
+    @app.middleware("http")
+    async def bounded_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > max_body_bytes:
+            return errors.error_response(errors.ApiError(
+                413, "PayloadTooLarge", f"Request bodies are limited to {max_body_bytes} bytes."))
+        return await call_next(request)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        service: CommandService = request.app.state.commands
+        try:
+            await service.pool.fetchval("SELECT 1")
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    return app

@@ -1,0 +1,60 @@
+"""Every error has the original API's shape: ``{"error": {code, message, details[]}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+API_VERSIONS = ("2017-10-31",)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None,
+                 *, retryable: bool | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.details = details or []
+        self.retryable = retryable
+        self.headers = headers
+
+    def body(self) -> dict[str, Any]:
+        err: dict[str, Any] = {"code": self.code, "message": self.message, "details": self.details}
+        if self.retryable is not None:
+            err["retryable"] = self.retryable
+        return {"error": err}
+
+
+def error_response(exc: ApiError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+def _pointer(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"code": e.get("type", "invalid"), "target": _pointer(tuple(e.get("loc", ()))),
+                    "message": e.get("msg", "invalid")} for e in exc.errors()]
+        return error_response(ApiError(400, "BadRequest", "The request is not valid.", details))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NotFound", 405: "MethodNotAllowed", 401: "Unauthorized"}.get(exc.status_code, "Error")
+        return error_response(ApiError(exc.status_code, code, str(exc.detail)))
+
+
+def check_api_version(value: str | None) -> None:
+    if value not in API_VERSIONS:
+        raise ApiError(400, "InvalidAPIVersion",
+                       f"Invalid api version. Allowed values are [{', '.join(API_VERSIONS)}]")

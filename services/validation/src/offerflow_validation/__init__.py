@@ -1,0 +1,1 @@
+"""Validate Pre-Requisites: the first publishing step."""

@@ -1,0 +1,1 @@
+"""Offerflow's contract package: what services agree on, and nothing else."""

@@ -1,0 +1,86 @@
+"""Every event of the publishing lifecycle, one module per family.
+
+Importing this package registers every event type with the envelope registry.
+"""
+
+from offerflow_shared.events.base import (
+    OfferSnapshot,
+    Reason,
+    StageFailed,
+    StagePassed,
+    StageProgressed,
+    StageStarted,
+)
+from offerflow_shared.events.certification import (
+    CertificationFailed,
+    CertificationPassed,
+    CertificationProgressed,
+    CertificationStarted,
+    CertifiedDisk,
+)
+from offerflow_shared.events.notification import NotificationSent
+from offerflow_shared.events.packaging import (
+    GoLiveFailed,
+    OfferWentLive,
+    PackagingFailed,
+    PackagingPassed,
+    PackagingProgressed,
+    PackagingStarted,
+    PreviewReady,
+    PreviewWithdrawn,
+)
+from offerflow_shared.events.provisioning import (
+    ProvisioningFailed,
+    ProvisioningPassed,
+    ProvisioningProgressed,
+    ProvisioningStarted,
+    Replica,
+)
+from offerflow_shared.events.publishing import (
+    CancelRequested,
+    GoLiveRequested,
+    OfferDraftSaved,
+    PublishCanceled,
+    PublishRequested,
+)
+from offerflow_shared.events.validation import (
+    ValidationFailed,
+    ValidationPassed,
+    ValidationStarted,
+)
+
+__all__ = [
+    "CancelRequested",
+    "CertificationFailed",
+    "CertificationPassed",
+    "CertificationProgressed",
+    "CertificationStarted",
+    "CertifiedDisk",
+    "GoLiveFailed",
+    "GoLiveRequested",
+    "NotificationSent",
+    "OfferDraftSaved",
+    "OfferSnapshot",
+    "OfferWentLive",
+    "PackagingFailed",
+    "PackagingPassed",
+    "PackagingProgressed",
+    "PackagingStarted",
+    "PreviewReady",
+    "PreviewWithdrawn",
+    "ProvisioningFailed",
+    "ProvisioningPassed",
+    "ProvisioningProgressed",
+    "ProvisioningStarted",
+    "PublishCanceled",
+    "PublishRequested",
+    "Reason",
+    "Replica",
+    "StageFailed",
+    "StagePassed",
+    "StageProgressed",
+    "StageStarted",
+    "ValidationFailed",
+    "ValidationPassed",
+    "ValidationStarted",
+]

@@ -1,0 +1,15 @@
+"""Settings every service shares, read from ``OFFERFLOW_*``; each service adds its own prefix."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OFFERFLOW_", extra="ignore")
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", min_length=3)
+    database_dsn: str = "postgresql://offerflow:offerflow@127.0.0.1:55432/offerflow"
+    log_level: str = Field("INFO", pattern=r"(?i)^(debug|info|warning|error)$")
+    public_url: str = "http://127.0.0.1:8080"

@@ -1,0 +1,45 @@
+"""Topic names. Each service writes only its own topic; every topic is keyed by offer id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PARTITIONS = 6
+DLQ_SUFFIX = ".dlq"
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    writer: str
+    description: str
+
+    @property
+    def dlq(self) -> str:
+        return self.name + DLQ_SUFFIX
+
+
+PUBLISHING = Topic(
+    "offerflow.publishing", "status-api", "Publisher commands accepted: drafts, publish, go live, cancel"
+)
+VALIDATION = Topic("offerflow.validation", "validation", "Validate Pre-Requisites step")
+CERTIFICATION = Topic("offerflow.certification", "certification", "Certification step")
+PROVISIONING = Topic("offerflow.provisioning", "provisioning", "Provisioning step (replicas per region)")
+PACKAGING = Topic("offerflow.packaging", "packaging", "Packaging, lead registration, preview and go-live")
+NOTIFICATIONS = Topic("offerflow.notifications", "notifier", "Mails sent to publishers")
+
+ALL: tuple[Topic, ...] = (PUBLISHING, VALIDATION, CERTIFICATION, PROVISIONING, PACKAGING, NOTIFICATIONS)
+
+
+def all_topic_names(*, with_dlq: bool = True) -> list[str]:
+    names = [t.name for t in ALL]
+    if with_dlq:
+        names += [t.dlq for t in ALL]
+    return names
+
+
+def by_name(name: str) -> Topic:
+    for t in ALL:
+        if t.name == name:
+            return t
+    raise KeyError(name)

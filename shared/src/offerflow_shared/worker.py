@@ -1,0 +1,85 @@
+"""Faust glue shared by the stage services: app factory, a Kafka sink and the thin agent."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import faust
+
+from offerflow_shared import logs
+from offerflow_shared.codec import Headers
+from offerflow_shared.runtime import Dispatcher, Incoming
+from offerflow_shared.topics import PARTITIONS
+
+
+def create_app(service: str, *, bootstrap: str, web_port: int) -> faust.App:
+    return faust.App(
+        f"offerflow-{service}",
+        broker=f"kafka://{bootstrap}",
+        value_serializer="raw",
+        key_serializer="raw",
+        web_host="127.0.0.1",
+        web_port=web_port,
+        web_in_thread=False,
+        topic_partitions=PARTITIONS,
+        topic_replication_factor=1,
+        topic_allow_declare=False,
+        autodiscover=False,
+        store="memory://",
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_every=100,
+        broker_commit_interval=1.0,
+        # Certification and provisioning hold a message for minutes; the poll loop keeps running
+        # meanwhile, but the group must not evict a worker that is busy with one long event.
+        broker_max_poll_interval=1800.0,
+    )
+
+
+class FaustSink:
+    """Sends through the app's producer and waits for the broker's ack (acks=all) before returning."""
+
+    def __init__(self, app: faust.App) -> None:
+        self._app = app
+
+    async def send(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None:
+        await self._app.producer.send_and_wait(topic, key, value, None, None, headers)
+
+
+def attach(
+    app: faust.App,
+    topic_names: Sequence[str],
+    dispatcher: Dispatcher,
+    *,
+    concurrency: int = 1,
+    on_start: Callable[[], Awaitable[Any]] | None = None,
+) -> None:
+    """Subscribe ``dispatcher`` to ``topic_names`` (decode → handler → emit happens in the dispatcher)."""
+    topics = app.topic(*topic_names, key_type=bytes, value_type=bytes)
+    started = asyncio.Lock()
+    state = {"done": on_start is None}
+
+    async def ensure_started() -> None:
+        async with started:
+            if not state["done"] and on_start is not None:
+                await on_start()
+                state["done"] = True
+
+    async def consume(stream: faust.StreamT[Any]) -> None:
+        await ensure_started()
+        async for event in stream.events():
+            m = event.message
+            await dispatcher.process(
+                Incoming(m.topic, m.partition, m.offset, m.key, m.value, list(m.headers or []))
+            )
+
+    app.agent(topics, name=f"{dispatcher.service}-agent", concurrency=concurrency)(consume)
+
+
+def run(app: faust.App, loglevel: str = "info") -> None:
+    """Run the worker until SIGTERM/SIGINT, logging JSON lines named after the app (``offerflow-<service>``)."""
+    service = str(app.conf.id).removeprefix("offerflow-")
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, logging_config=logs.dict_config(service, loglevel))
+    worker.execute_from_commandline()

@@ -1,0 +1,40 @@
+"""Fixtures for the cross-service suites: a private running stack on the broker/database of ``make test``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "deploy/dev"))
+
+from stack import Ports, Stack  # noqa: E402
+
+
+def _infra_ports() -> Ports | None:
+    if not os.environ.get("OFFERFLOW_KAFKA_PORT") or not os.environ.get("OFFERFLOW_PG_PORT"):
+        return None
+    ports = Ports.free()
+    ports.kafka = int(os.environ["OFFERFLOW_KAFKA_PORT"])
+    ports.kafka_controller = int(os.environ["OFFERFLOW_KAFKA_CONTROLLER_PORT"])
+    ports.postgres = int(os.environ["OFFERFLOW_PG_PORT"])
+    return ports
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Every service as its own process, on the broker and database that ``make test`` started."""
+    ports = _infra_ports()
+    if ports is None:
+        pytest.skip("needs the broker and database of `make test` (deploy/dev/stack.py with-infra)")
+    run_dir = Path(os.environ.get("OFFERFLOW_TEST_RUN_DIR", tmp_path_factory.mktemp("stack")))
+    s = Stack(run_dir=run_dir, ports=ports)
+    try:
+        s.start_services(timeout=120)
+        yield s
+    finally:
+        s.stop_services()

@@ -1,0 +1,72 @@
+"""One example of every event type; `make samples` writes them to samples/ as the stored contract."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from offerflow_shared import events as ev
+from offerflow_shared.envelope import Envelope, Event, wrap
+
+SHA = "ab" * 32
+SNAP = ev.OfferSnapshot(offer_version=2, definition={"displayText": "Demo", "offer": {}, "plans": []},
+                        notification_emails=["owner@example.com"])
+REASONS = [ev.Reason(code="required", message="Title is required.", field="/offer/title")]
+DISK = ev.CertifiedDisk(plan_id="standard", image_version="1.0.0", disk="os", url="file:///tmp/os.vhd",
+                        sha256=SHA, size_bytes=33554944)
+REPLICA = ev.Replica(region="westeurope", plan_id="standard", image_version="1.0.0", disk="os",
+                     location="/regions/westeurope/os.vhd", sha256=SHA)
+EMAILS = ["owner@example.com"]
+
+EXAMPLES: list[Event] = [
+    ev.OfferDraftSaved(offer_type_id="microsoft-azure-virtualmachines", draft_version=3, etag='"e1"',
+                       definition={"displayText": "Demo"}),
+    ev.PublishRequested(offer=SNAP, requested_by="contoso"),
+    ev.GoLiveRequested(offer_version=2, notification_emails=EMAILS, requested_by="contoso"),
+    ev.CancelRequested(requested_by="contoso"),
+    ev.PublishCanceled(notification_emails=EMAILS),
+    ev.ValidationStarted(message="Checking"),
+    ev.ValidationPassed(offer=SNAP),
+    ev.ValidationFailed(summary="1 field missing", reasons=REASONS, notification_emails=EMAILS),
+    ev.CertificationStarted(),
+    ev.CertificationProgressed(percentage=50, message="1 of 2 disks tested"),
+    ev.CertificationPassed(offer=SNAP, disks=[DISK]),
+    ev.CertificationFailed(summary="VHD not fixed", reasons=REASONS, notification_emails=EMAILS),
+    ev.ProvisioningStarted(),
+    ev.ProvisioningProgressed(percentage=25, message="westeurope: 2/8 regions done"),
+    ev.ProvisioningPassed(offer=SNAP, disks=[DISK], replicas=[REPLICA]),
+    ev.ProvisioningFailed(summary="checksum mismatch", reasons=REASONS, notification_emails=EMAILS),
+    ev.PackagingStarted(),
+    ev.PackagingProgressed(percentage=50, message="page rendered"),
+    ev.PackagingPassed(offer=SNAP, preview_links=["http://127.0.0.1:6064/preview/contoso.demo"]),
+    ev.PackagingFailed(summary="template error", reasons=REASONS, notification_emails=EMAILS),
+    ev.PreviewReady(offer_version=2, preview_links=["http://x/preview"], audience=[str(uuid.UUID(int=1))],
+                    notification_emails=EMAILS),
+    ev.PreviewWithdrawn(reason="canceled"),
+    ev.OfferWentLive(offer_version=2, live_links=["http://x/apps/contoso.demo"], notification_emails=EMAILS),
+    ev.GoLiveFailed(summary="no preview", reasons=REASONS, notification_emails=EMAILS),
+    ev.NotificationSent(template="preview_ready", recipients=EMAILS, subject="Preview ready",
+                        cause_event_id=str(uuid.UUID(int=7)), cause_event_type="offer.preview_ready"),
+]
+
+
+def envelope_of(event: Event) -> Envelope:
+    return wrap(event, offer_id="demo", publisher_id="contoso", run_id="run-1", producer="contract-test",
+                correlation_id="corr-1", causation_id=None,
+                event_id=uuid.uuid5(uuid.NAMESPACE_URL, event.event_type),
+                occurred_at=datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+
+
+def sample_documents() -> dict[str, Any]:
+    return {f"{e.event_type}.v{e.schema_version}": envelope_of(e).model_dump(mode="json") for e in EXAMPLES}
+
+
+if __name__ == "__main__":
+    import json
+    from pathlib import Path
+
+    out = Path(__file__).parent / "samples"
+    out.mkdir(exist_ok=True)
+    for name, doc in sample_documents().items():
+        (out / f"{name}.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,194 @@
+"""The seed's flow end to end: six real services, the real broker and the real database."""
+
+from __future__ import annotations
+
+import email
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from stack import ROOT, Stack
+
+from tests.e2e.client import Api, offer_doc, unique
+from tests.images.builder import build_linux_vhd, build_variant
+
+pytestmark = pytest.mark.e2e
+
+STEP_IDS = ["displaydummycertify", "displaycertify", "displayprovision", "displaypackage",
+            "publisher-signoff", "live"]
+SUBSCRIPTION = "6d8f2e3a-1b2c-4d5e-8f90-123456789abc"
+
+
+def steps(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["id"]: s for s in doc["steps"]}
+
+
+def at_signoff(doc: dict[str, Any]) -> bool:
+    return doc["status"] in ("waitingForPublisherReview", "failed")
+
+
+def mails_for(stack: Stack, address: str) -> list[email.message.Message]:
+    out = []
+    for path in sorted(stack.mail_dir.glob("*.eml")):
+        msg = email.message_from_bytes(path.read_bytes())
+        if address in (msg.get("To") or ""):
+            out.append(msg)
+    return out
+
+
+@pytest.fixture
+def api(stack: Stack) -> Api:
+    return Api(stack.api_url)
+
+
+def test_happy_path_reaches_live_with_every_step_and_mail(stack: Stack, api: Api, tmp_path: Path) -> None:
+    offer = unique("happy")
+    owner = f"{offer}@e2e.example"
+    image = build_linux_vhd(tmp_path / "os.vhd")
+    assert api.put(offer, offer_doc(image)).status_code == 201
+    assert api.status(offer)["status"] == "neverPublished"
+
+    r = api.publish(offer, owner)
+    assert r.status_code == 202, r.text
+    assert "/operations/" in r.headers["Location"]
+
+    doc = api.wait_status(offer, at_signoff)
+    assert doc["status"] == "waitingForPublisherReview", doc
+    assert [s["id"] for s in doc["steps"]] == STEP_IDS
+    st = steps(doc)
+    for sid in STEP_IDS[:4]:
+        assert st[sid]["status"] == "complete" and st[sid]["progressPercentage"] == 100
+    assert st["publisher-signoff"]["status"] == "waitingForPublisherReview"
+    assert st["live"]["status"] == "notStarted"
+
+    # The preview is real: only the whitelisted subscription sees it.
+    assert doc["previewLinks"]
+    link = doc["previewLinks"][0]
+    assert httpx.get(link).status_code == 200
+    other = link.split("subscriptionId=")[0] + "subscriptionId=00000000-0000-0000-0000-000000000000"
+    assert httpx.get(other).status_code == 404
+
+    # Replicas exist in every region and match the certified image byte for byte.
+    replicas = list((stack.run_dir / "regions").glob(f"*/e2e/{offer}/**/*.vhd"))
+    assert len(replicas) == 8
+    assert all(p.stat().st_size == image.stat().st_size for p in replicas)
+
+    # Go live only at sign-off; then the live page appears.
+    r = api.post(offer, "golive")
+    assert r.status_code == 202, r.text
+    doc = api.wait_status(offer, lambda d: d["status"] in ("succeeded", "failed"))
+    assert doc["status"] == "succeeded", doc
+    assert steps(doc)["live"]["status"] == "complete"
+    assert httpx.get(doc["liveLinks"][0]).status_code == 200
+
+    def subjects() -> list[str]:
+        return sorted(str(m["Subject"]) for m in mails_for(stack, owner))
+
+    import time
+
+    deadline = time.monotonic() + 30
+    while len(subjects()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    got = subjects()
+    assert len(got) == 3, got  # accepted, preview ready, live — once each
+    assert any("preview" in s.lower() for s in got) and any("live" in s.lower() for s in got)
+
+
+def test_failure_stops_at_the_step_and_republish_restarts_at_step_one(stack: Stack, api: Api,
+                                                                       tmp_path: Path) -> None:
+    offer = unique("fix")
+    owner = f"{offer}@e2e.example"
+    bad = build_variant(tmp_path / "bad.vhd", "dynamic")
+    assert api.put(offer, offer_doc(bad)).status_code == 201
+    assert api.publish(offer, owner).status_code == 202
+    doc = api.wait_status(offer, lambda d: d["status"] == "failed")
+    st = steps(doc)
+    assert st["displaydummycertify"]["status"] == "complete"
+    assert st["displaycertify"]["status"] == "failed"
+    assert st["displayprovision"]["status"] == "notStarted"
+    errors = [m["messageHtml"] for m in st["displaycertify"]["messages"] if m["level"] == "error"]
+    assert any("fixed" in e.lower() or "disk type" in e.lower() for e in errors), errors
+    first_run = doc["runId"]
+
+    # A failed run is over: the publisher fixes the image and publishes again, from step 1.
+    good = build_linux_vhd(tmp_path / "good.vhd")
+    assert api.put(offer, offer_doc(good)).status_code == 200
+    assert api.publish(offer, owner).status_code == 202
+    doc = api.wait_status(offer, lambda d: d.get("runId") != first_run and at_signoff(d))
+    assert doc["status"] == "waitingForPublisherReview", doc
+    assert doc["offerVersion"] > 1
+
+    # The failure mail carries the step and next steps.
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        failed = [m for m in mails_for(stack, owner) if "fail" in str(m["Subject"]).lower()]
+        if failed:
+            break
+        time.sleep(0.3)
+    assert len(failed) == 1
+
+
+def test_validation_lists_every_missing_field(stack: Stack, api: Api, tmp_path: Path) -> None:
+    offer = unique("invalid")
+    doc = offer_doc(build_linux_vhd(tmp_path / "os.vhd"))
+    del doc["definition"]["offer"]["microsoft-azure-marketplace.title"]
+    del doc["definition"]["offer"]["microsoft-azure-marketplace.summary"]
+    assert api.put(offer, doc).status_code == 201
+    assert api.publish(offer).status_code == 202
+    status = api.wait_status(offer, lambda d: d["status"] == "failed")
+    step = steps(status)["displaydummycertify"]
+    assert step["status"] == "failed"
+    fields = {m.get("field") for m in step["messages"]}
+    assert "/offer/microsoft-azure-marketplace.title" in fields
+    assert "/offer/microsoft-azure-marketplace.summary" in fields
+
+
+def test_cancel_only_at_signoff_returns_offer_to_step_one(stack: Stack, api: Api, tmp_path: Path) -> None:
+    offer = unique("cancel")
+    assert api.put(offer, offer_doc(build_linux_vhd(tmp_path / "os.vhd"))).status_code == 201
+    r = api.post(offer, "cancel")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "InvalidState"
+    assert api.publish(offer).status_code == 202
+    second = api.publish(offer)
+    assert second.status_code == 409 and second.json()["error"]["code"] == "OperationInProgress"
+
+    doc = api.wait_status(offer, at_signoff)
+    assert doc["status"] == "waitingForPublisherReview"
+    link = doc["previewLinks"][0]
+    r = api.post(offer, "cancel")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "canceled"
+    doc = api.status(offer)
+    assert doc["status"] == "canceled"
+    assert steps(doc)["publisher-signoff"]["status"] == "canceled"
+    assert api.post(offer, "golive").status_code == 409
+    # The withdrawn preview disappears, and the offer can be published again from step 1.
+    import time
+
+    deadline = time.monotonic() + 30
+    while httpx.get(link).status_code != 404 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert httpx.get(link).status_code == 404
+    assert api.publish(offer).status_code == 202
+
+
+def test_topics_hold_readable_json_keyed_by_offer_id(stack: Stack, api: Api, tmp_path: Path) -> None:
+    offer = unique("topics")
+    assert api.put(offer, offer_doc(build_linux_vhd(tmp_path / "os.vhd"))).status_code == 201
+    assert api.publish(offer).status_code == 202
+    api.wait_status(offer, at_signoff)
+    out = subprocess.run(
+        [str(ROOT / "deploy/kafka/bin/kafka-console-consumer"), "--topic", "offerflow.validation",
+         "--from-beginning", "--property", "print.key=true", "--property", "key.separator=|",
+         "--timeout-ms", "15000"],
+        env=stack.env(), capture_output=True, text=True, timeout=120)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith(offer + "|")]
+    assert lines, out.stdout[-2000:] + out.stderr[-2000:]
+    events = [json.loads(ln.split("|", 1)[1]) for ln in lines]
+    assert {e["event_type"] for e in events} == {"validation.started", "validation.passed"}
+    assert all(e["offer_id"] == offer for e in events)
