@@ -192,3 +192,49 @@ def test_topics_hold_readable_json_keyed_by_offer_id(stack: Stack, api: Api, tmp
     events = [json.loads(ln.split("|", 1)[1]) for ln in lines]
     assert {e["event_type"] for e in events} == {"validation.started", "validation.passed"}
     assert all(e["offer_id"] == offer for e in events)
+
+
+def test_garbage_on_a_topic_is_dead_lettered_and_the_pipeline_keeps_going(stack: Stack, api: Api,
+                                                                         tmp_path: Path) -> None:
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    marker = unique("garbage").encode()
+
+    async def inject_and_read() -> list[tuple[bytes | None, dict[str, bytes]]]:
+        producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
+        await producer.start()
+        await producer.send_and_wait("offerflow.publishing", b"{not json " + marker, key=marker)
+        await producer.send_and_wait("offerflow.publishing", json.dumps(
+            {"event_type": "offer.exploded", "payload": {}}).encode(), key=marker)
+        await producer.stop()
+        consumer = AIOKafkaConsumer("offerflow.publishing.dlq", bootstrap_servers=stack.kafka_bootstrap,
+                                    auto_offset_reset="earliest", group_id=None)
+        await consumer.start()
+        found: list[tuple[bytes | None, dict[str, bytes]]] = []
+        try:
+            deadline = asyncio.get_running_loop().time() + 60
+            while asyncio.get_running_loop().time() < deadline:
+                batch = await consumer.getmany(timeout_ms=1000)
+                for records in batch.values():
+                    found += [(r.key, dict(r.headers)) for r in records if r.key == marker]
+                # every consumer of the topic dead-letters both messages: validation, notifier, packaging, projection
+                if len(found) >= 8:
+                    break
+        finally:
+            await consumer.stop()
+        return found
+
+    found = asyncio.run(inject_and_read())
+    consumers = {h["offerflow.dlq.consumer"] for _, h in found}
+    assert {"validation", "status-projection"} <= {c.decode() for c in consumers}, found
+    assert all(h["__connect.errors.topic"] == b"offerflow.publishing" for _, h in found)
+    messages = b" ".join(h["__connect.errors.exception.message"] for _, h in found)
+    assert b"not JSON" in messages and b"not an event envelope" in messages
+
+    # …and the services are still working.
+    offer = unique("after-garbage")
+    assert api.put(offer, offer_doc(build_linux_vhd(tmp_path / "os.vhd"))).status_code == 201
+    assert api.publish(offer).status_code == 202
+    assert api.wait_status(offer, at_signoff)["status"] == "waitingForPublisherReview"

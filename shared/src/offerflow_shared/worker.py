@@ -25,7 +25,6 @@ def create_app(service: str, *, bootstrap: str, web_port: int) -> faust.App:
         web_in_thread=False,
         topic_partitions=PARTITIONS,
         topic_replication_factor=1,
-        topic_allow_declare=False,
         autodiscover=False,
         store="memory://",
         consumer_auto_offset_reset="earliest",
