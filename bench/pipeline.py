@@ -23,7 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "deploy/dev")]
 
-from stack import Stack  # noqa: E402
+from stack import Stack, create_publisher  # noqa: E402
 
 from tests.conftest import _infra_ports  # noqa: E402
 from tests.e2e.client import offer_doc  # noqa: E402
@@ -90,7 +90,8 @@ async def bare_chain(bootstrap: str, n: int) -> float:
 
 
 def pipeline(stack: Stack, n: int, image: Path) -> tuple[float, list[float]]:
-    client = httpx.Client(base_url=stack.api_url, timeout=60)
+    token = create_publisher(stack, "bench")
+    client = httpx.Client(base_url=stack.api_url, timeout=60, headers={"Authorization": f"Bearer {token}"})
     v = {"api-version": "2017-10-31"}
     offers = [f"bench-{uuid.uuid4().hex[:8]}" for _ in range(n)]
     doc = offer_doc(image)

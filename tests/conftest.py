@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "deploy/dev"))
 
-from stack import Ports, Stack  # noqa: E402
+from stack import Ports, Stack, create_publisher  # noqa: E402
 
 
 def _infra_ports() -> Ports | None:
@@ -38,3 +38,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield s
     finally:
         s.stop_services()
+
+
+@pytest.fixture(scope="session")
+def e2e_token(stack: Stack) -> str:
+    """A bearer token of publisher ``e2e`` (created on first use)."""
+    return create_publisher(stack, "e2e")

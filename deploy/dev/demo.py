@@ -14,8 +14,9 @@ from stack import Stack
 API_VERSION = "api-version=2017-10-31"
 
 
-def call(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
-         ) -> tuple[int, dict[str, str], Any]:
+def call(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
+         token: str | None = None) -> tuple[int, dict[str, str], Any]:
+    headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method,
                                  headers={"Content-Type": "application/json", **(headers or {})})
@@ -28,29 +29,30 @@ def call(method: str, url: str, body: Any = None, headers: dict[str, str] | None
         return e.code, dict(e.headers), json.loads(raw) if raw else None
 
 
-def demo_definition(image_url: str) -> dict[str, Any]:
-    text = (Path(__file__).parent / "demo_offer.json").read_text().replace("@IMAGE_URL@", image_url)
-    doc: dict[str, Any] = json.loads(text)
-    return doc
+def demo_definition(image_url: str, assets: Path) -> dict[str, Any]:
+    from tests.offers.factory import complete_offer
+
+    return complete_offer(image_url, assets)
 
 
-def publish_demo(stack: Stack, workdir: Path, *, publisher: str = "demo", offer: str = "demo") -> str:
+def publish_demo(stack: Stack, workdir: Path, token: str, *, publisher: str = "demo", offer: str = "demo") -> str:
     from tests.images.builder import build_linux_vhd
 
     workdir.mkdir(parents=True, exist_ok=True)
     image = build_linux_vhd(workdir / "demo-os.vhd")
     base = f"{stack.api_url}/api/publishers/{publisher}/offers/{offer}"
-    status, _, body = call("PUT", f"{base}?{API_VERSION}", demo_definition(image.as_uri()), {"If-Match": "*"})
+    document = demo_definition(image.as_uri(), workdir / "assets")
+    status, _, body = call("PUT", f"{base}?{API_VERSION}", document, {"If-Match": "*"}, token)
     if status not in (200, 201):
         return f"demo offer not saved: {status} {body}"
     status, headers, body = call("POST", f"{base}/publish?{API_VERSION}",
-                                 {"metadata": {"notification-emails": "publisher@demo.example"}})
+                                 {"metadata": {"notification-emails": "publisher@demo.example"}}, token=token)
     if status != 202:
         return f"demo offer not published: {status} {body}"
     deadline = time.monotonic() + 120
     state = "?"
     while time.monotonic() < deadline:
-        _, _, doc = call("GET", f"{base}/status?{API_VERSION}")
+        _, _, doc = call("GET", f"{base}/status?{API_VERSION}", token=token)
         state = doc["status"] if doc else "?"
         if state in ("waitingForPublisherReview", "failed", "succeeded"):
             break

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -65,6 +66,7 @@ class Stack:
     run_dir: Path
     ports: Ports = field(default_factory=Ports)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    admin_token: str = field(default_factory=lambda: "ofa_" + secrets.token_urlsafe(24))
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -99,6 +101,7 @@ class Stack:
             "OFFERFLOW_PG_PORT": str(p.postgres),
             "OFFERFLOW_PG_RUN_DIR": str(self.run_dir / "postgres"),
             "OFFERFLOW_STATUS_API_PORT": str(p.api),
+            "OFFERFLOW_STATUS_API_ADMIN_TOKEN": self.admin_token,
             "OFFERFLOW_STATUS_API_PROJECTION_WEB_PORT": str(p.web["projection"]),
             "OFFERFLOW_VALIDATION_WEB_PORT": str(p.web["validation"]),
             "OFFERFLOW_CERTIFICATION_WEB_PORT": str(p.web["certification"]),
@@ -200,7 +203,31 @@ def endpoints(stack: Stack, publisher: str, token: str | None) -> dict[str, obje
     return {"api_url": stack.api_url, "portal_url": f"{stack.api_url}/portal", "mail_url": stack.mail_url,
             "kafka_bootstrap": stack.kafka_bootstrap, "postgres_dsn": stack.dsn,
             "storefront_url": f"http://127.0.0.1:{stack.ports.storefront}", "publisher": publisher,
-            "token": token}
+            "token": token, "admin_token": stack.admin_token}
+
+
+def create_publisher(stack: Stack, publisher: str) -> str:
+    """Creates the publisher if needed and returns a fresh API token for it."""
+    import json as _json
+    import urllib.error
+
+    def post(path: str, body: dict[str, str]) -> tuple[int, dict[str, object]]:
+        req = urllib.request.Request(f"{stack.api_url}{path}", data=_json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {stack.admin_token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, _json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, _json.loads(e.read() or b"{}")
+
+    status, body = post("/admin/publishers", {"publisherId": publisher, "displayName": publisher})
+    if status not in (201, 409):
+        raise RuntimeError(f"cannot create publisher {publisher}: {status} {body}")
+    status, body = post(f"/admin/publishers/{publisher}/tokens", {"name": "dev"})
+    if status != 201:
+        raise RuntimeError(f"cannot create a token for {publisher}: {status} {body}")
+    return str(body["token"])
 
 
 def up(args: argparse.Namespace) -> int:
@@ -219,10 +246,11 @@ def up(args: argparse.Namespace) -> int:
         stack.start_infra()
         print("Starting the services …", flush=True)
         stack.start_services()
-        info = endpoints(stack, "demo", None)
+        token = create_publisher(stack, "demo")
+        info = endpoints(stack, "demo", token)
         (ROOT / ".run/endpoints.json").write_text(json.dumps(info, indent=2) + "\n")
         if not args.no_demo:
-            print(publish_demo(stack, ROOT / ".run/demo"), flush=True)
+            print(publish_demo(stack, ROOT / ".run/demo", token), flush=True)
         print("\nOfferflow is up:")
         for k, v in info.items():
             print(f"  {k:16} {v}")

@@ -18,6 +18,10 @@ DISK = ev.CertifiedDisk(plan_id="standard", image_version="1.0.0", disk="os", ur
 REPLICA = ev.Replica(region="westeurope", plan_id="standard", image_version="1.0.0", disk="os",
                      location="/regions/westeurope/os.vhd", sha256=SHA)
 EMAILS = ["owner@example.com"]
+REPORT = ev.DiskReport(plan_id="standard", image_version="1.0.0", disk="os", url="file:///tmp/os.vhd", sha256=SHA,
+                       size_bytes=33554944, certifier_version="1.0.0", test_result="Pass", tests=[
+                           ev.TestOutcome(test_id="48", test_case_name="Bash History", description="cleared",
+                                          result="Passed", actual_value="0 bytes", required_value="<= 1 KB")])
 
 EXAMPLES: list[Event] = [
     ev.OfferDraftSaved(offer_type_id="microsoft-azure-virtualmachines", draft_version=3, etag='"e1"',
@@ -26,12 +30,15 @@ EXAMPLES: list[Event] = [
     ev.GoLiveRequested(offer_version=2, notification_emails=EMAILS, requested_by="contoso"),
     ev.CancelRequested(requested_by="contoso"),
     ev.PublishCanceled(notification_emails=EMAILS),
+    ev.SupportRequestOpened(request_id="sr-1", step="displaycertify", title="Certification fails",
+                            description="The VHD is fixed, yet the test says dynamic.",
+                            messages=["Disk type failed"], contact_emails=EMAILS, requested_by="contoso"),
     ev.ValidationStarted(message="Checking"),
     ev.ValidationPassed(offer=SNAP),
     ev.ValidationFailed(summary="1 field missing", reasons=REASONS, notification_emails=EMAILS),
     ev.CertificationStarted(),
     ev.CertificationProgressed(percentage=50, message="1 of 2 disks tested"),
-    ev.CertificationPassed(offer=SNAP, disks=[DISK]),
+    ev.CertificationPassed(offer=SNAP, disks=[DISK], reports=[REPORT]),
     ev.CertificationFailed(summary="VHD not fixed", reasons=REASONS, notification_emails=EMAILS),
     ev.ProvisioningStarted(),
     ev.ProvisioningProgressed(percentage=25, message="westeurope: 2/8 regions done"),

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+
 from offerflow_shared import codec
 from offerflow_shared.envelope import ContractError, Envelope, UnknownEventType, registered_events
 from offerflow_shared.topics import ALL, all_topic_names
-
 from tests.contract.examples import EXAMPLES, envelope_of
 
 SAMPLES = sorted((Path(__file__).parent / "samples").glob("*.json"))

@@ -14,8 +14,9 @@ V = {"api-version": "2017-10-31"}
 
 
 class Api:
-    def __init__(self, base: str, publisher: str = "e2e") -> None:
-        self.http = httpx.Client(base_url=base, timeout=60)
+    def __init__(self, base: str, token: str | None, publisher: str = "e2e") -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=base, timeout=60, headers=headers)
         self.publisher = publisher
 
     def offer_url(self, offer: str, suffix: str = "") -> str:
@@ -54,11 +55,10 @@ def unique(prefix: str) -> str:
 
 
 def offer_doc(image: Path, *, subscriptions: list[str] | None = None) -> dict[str, Any]:
-    import json
+    """A complete offer (real logos beside the image) that passes every validation rule."""
+    from tests.offers.factory import complete_offer
 
-    root = Path(__file__).resolve().parents[2]
-    text = (root / "deploy/dev/demo_offer.json").read_text().replace("@IMAGE_URL@", image.as_uri())
-    doc: dict[str, Any] = json.loads(text)
+    doc = complete_offer(image.as_uri(), image.parent / f"assets-{image.stem}")
     if subscriptions is not None:
         doc["definition"]["offer"]["microsoft-azure-marketplace.allowedSubscriptions"] = subscriptions
     return doc

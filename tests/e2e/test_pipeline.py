@@ -40,8 +40,8 @@ def mails_for(stack: Stack, address: str) -> list[email.message.Message]:
 
 
 @pytest.fixture
-def api(stack: Stack) -> Api:
-    return Api(stack.api_url)
+def api(stack: Stack, e2e_token: str) -> Api:
+    return Api(stack.api_url, e2e_token)
 
 
 def test_happy_path_reaches_live_with_every_step_and_mail(stack: Stack, api: Api, tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ library are needed. The footer and MBR encoders are written independently of
 inspector and its fixtures agree with each other.
 
 CLI: ``python -m tests.images.builder OUT.vhd [--size-mib N] [--variant NAME]``
-(or ``python builder.py ...``: the module has no package imports).
+(or ``python builder.py ...``: the module has no package imports). The OS-level variants, one per
+certification test, are in ``os_variants.py`` and are offered by the same CLI when run with ``-m``.
 """
 
 from __future__ import annotations
@@ -194,6 +195,8 @@ def default_tree() -> dict[str, bytes]:
         "/usr/lib/python3/dist-packages/azurelinuxagent/common/version.py": _AGENT_VERSION_PY,
         f"/boot/vmlinuz-{KERNEL_VERSION}": _bzimage(KERNEL_VERSION),
         "/usr/bin/python3": _elf64_header(e_type=3),
+        "/usr/bin/bash": _elf64_header(e_type=3),
+        "/usr/lib/python3.10/os.py": b"",
         "/usr/lib/x86_64-linux-gnu/libssl.so.3": _elf64_header(e_type=3) + b"OpenSSL 3.0.2 15 Mar 2022\0",
         "/usr/include/openssl/opensslv.h": _OPENSSLV_H,
     }
@@ -215,6 +218,7 @@ _FILE_MODES: Final[Mapping[str, int]] = {
     "/etc/shadow": 0o640,
     "/usr/sbin/waagent": 0o755,
     "/usr/bin/python3": 0o755,
+    "/usr/bin/bash": 0o755,
     f"/boot/vmlinuz-{KERNEL_VERSION}": 0o600,
 }
 _GROUPS: Final[Mapping[str, int]] = {"/etc/shadow": _SHADOW_GID}
@@ -570,11 +574,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("out", type=Path, help="VHD file to write")
     parser.add_argument("--size-mib", type=int, default=DEFAULT_SIZE_MIB)
-    parser.add_argument("--variant", choices=list(VARIANTS), default="compliant")
+    os_variants: dict[str, Callable[[str | os.PathLike[str], str], Path]] = {}
+    try:  # the OS variants need the package; `python builder.py` still builds the format variants
+        from tests.images.os_variants import OS_VARIANTS, build_os_variant
+
+        os_variants = dict.fromkeys(OS_VARIANTS, build_os_variant)
+    except ImportError:
+        pass
+
+    parser.add_argument("--variant", choices=[*VARIANTS, *os_variants], default="compliant")
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:
-        out = build_variant(args.out, args.variant, size_mib=args.size_mib)
+        if args.variant in os_variants:
+            out = os_variants[args.variant](args.out, args.variant)
+        else:
+            out = build_variant(args.out, args.variant, size_mib=args.size_mib)
     except BuilderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
+
 from offerflow_certification.image.vhd import (
     FOOTER_SIZE,
     MIB,
@@ -37,7 +38,6 @@ from offerflow_certification.image.vhd import (
     parse_mbr,
     read_footer,
 )
-
 from tests.images.builder import VARIANTS, build_linux_vhd, build_variant, vhd_footer
 
 ALL_TESTS = {
@@ -274,7 +274,8 @@ def test_zero_length_partition_is_not_inside_the_disk() -> None:
 
 def test_gpt_protective_mbr_is_not_trusted_for_the_first_mib() -> None:
     findings = by_id(check_mbr(_mbr((0, 0xEE, 1, SIZE // SECTOR_SIZE - 1)), SIZE))
-    assert findings[TEST_MBR_TABLE].passed
+    assert not findings[TEST_MBR_TABLE].passed  # generation 2 is refused
+    assert "generation 2" in findings[TEST_MBR_TABLE].actual
     assert findings[TEST_MBR_INSIDE_DISK].passed
     assert not findings[TEST_MBR_FIRST_MIB].passed
     assert "GPT" in findings[TEST_MBR_FIRST_MIB].actual

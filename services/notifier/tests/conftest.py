@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import pytest
+
 from offerflow_notifier import app, handlers
 from offerflow_notifier.adapters.ledger import MemoryLedger
 from offerflow_notifier.adapters.mailer import MemoryMailer

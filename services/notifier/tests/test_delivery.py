@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 import pytest
+
 from offerflow_notifier import rules
 from offerflow_notifier.adapters.ledger import LateLedger, MailStatus, MemoryLedger
 from offerflow_notifier.adapters.mailer import MemoryMailer, PermanentMailError, TransientMailError

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
 from offerflow_notifier import app, handlers
 from offerflow_notifier.adapters.ledger import Claim, MailRecord, MailStatus
 from offerflow_notifier.adapters.mailer import SmtpMailer

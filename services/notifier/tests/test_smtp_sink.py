@@ -11,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+
 from offerflow_notifier.adapters.mailer import SmtpMailer, TransientMailError
 from offerflow_notifier.sink import MailSink
 

@@ -18,6 +18,7 @@ from offerflow_shared.events import (
     PublishRequested,
     Reason,
     StageFailed,
+    SupportRequestOpened,
     ValidationFailed,
 )
 from offerflow_shared.runtime import MemorySink
@@ -128,3 +129,19 @@ async def test_offer_id_with_slash_stays_one_path_segment(deliver: Deliver, mail
     await deliver(envelope(PublishCanceled(notification_emails=["a@c.test"]), offer_id="a/b", run_id=None))
     _, text, _ = only_mail(mailer)
     assert f"{PUBLIC_URL}/portal/offers/a%2Fb" in text
+
+
+async def test_support_request_is_acknowledged_once(deliver: Deliver, mailer: MemoryMailer, sink: MemorySink) -> None:
+    env = envelope(SupportRequestOpened(
+        request_id="SR-7", step="displayprovision", title="Replication keeps failing",
+        description="westus2 <never> finishes", messages=["westus2: region unavailable"],
+        contact_emails=["ana@contoso.test", "ANA@contoso.test"], requested_by="ana@contoso.test"))
+    await deliver(env)
+    await deliver(env)  # a redelivery sends nothing more
+    msg, text, html = only_mail(mailer)
+    assert msg["Subject"] == "Support request SR-7 received: contoso-vm"
+    for body in (text, html):
+        assert "Provisioning" in body and "Replication keeps failing" in body
+        assert "westus2: region unavailable" in body and STATUS in body
+    assert "&lt;never&gt;" in html and "<never>" in text
+    assert [type(e) for e in sink.events()][:1] == [NotificationSent]

@@ -6,6 +6,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
 from offerflow_packaging import handlers
 from offerflow_packaging.adapters.leads import NoLeadDestination
 from offerflow_packaging.adapters.pages import MemoryPageStore

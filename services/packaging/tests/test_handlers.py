@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from jinja2 import TemplateError
+
 from offerflow_packaging import handlers
 from offerflow_packaging.adapters.pages import MemoryPageStore
 from offerflow_shared.events import (
@@ -99,7 +100,7 @@ async def test_same_event_twice_gives_identical_events_and_files(
 async def test_configured_lead_destination_is_a_warning_not_a_fake_success(
     kit: ModuleType, make_dispatcher: Any, pages: MemoryPageStore
 ) -> None:
-    events = await package(kit, make_dispatcher, pages, leadDestination="salesForce")
+    events = await package(kit, make_dispatcher, pages, leadDestination="Marketo")
     passed = next(e for e in events if isinstance(e, PackagingPassed))
     assert [w.code for w in passed.warnings] == ["lead-destination-unsupported"]
     assert "no test lead was sent" in passed.warnings[0].message
@@ -152,7 +153,7 @@ async def test_go_live_promotes_the_preview_and_is_idempotent(
     live = first.event()
     assert isinstance(live, OfferWentLive)
     assert live.live_links == ["http://shop.test/apps/contoso.web-server"]
-    assert live.offer_version == 4
+    assert live.offer_version == 5  # going live increments the previewed version
     assert pages.read(*KEY, "production", "index.html") == pages.read(*KEY, "preview", "live.html")
     assert pages.read(*KEY, "production", "listing.json") == pages.read(*KEY, "preview", "listing.json")
     assert pages.read(*KEY, "production", "audience.json") is None

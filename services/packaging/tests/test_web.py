@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp.test_utils import TestClient, TestServer
+
 from offerflow_packaging import storefront
 from offerflow_packaging.adapters.pages import MemoryPageStore
 from offerflow_packaging.app import make_app

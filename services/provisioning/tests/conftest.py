@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 import pytest
+
 from offerflow_provisioning import handlers
 from offerflow_provisioning.replicator import Replicator
 from offerflow_shared.codec import encode

@@ -4,6 +4,7 @@ import errno
 from types import ModuleType
 
 import pytest
+
 from offerflow_provisioning import rules
 from offerflow_provisioning.settings import DEFAULT_REGIONS, Settings
 

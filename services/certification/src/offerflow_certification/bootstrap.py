@@ -2,24 +2,52 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import faust
-from offerflow_shared import logs
+
+from offerflow_certification import agents, app, handlers
+from offerflow_certification.adapters.pg_store import PostgresReportStore
+from offerflow_certification.adapters.source import DiskSource, FileDiskSource, HttpDiskSource, RoutingDiskSource
+from offerflow_certification.adapters.store import LateReportStore, ReportStore
+from offerflow_certification.settings import Settings
+from offerflow_shared import db, logs
 from offerflow_shared.runtime import Dispatcher, Sink
 from offerflow_shared.worker import FaustSink, run
 
-from offerflow_certification import agents, app, handlers
-from offerflow_certification.adapters.source import DiskSource, FileDiskSource
-from offerflow_certification.settings import Settings
+MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("offerflow.certification")
 
 
-def build_dispatcher(sink: Sink, source: DiskSource) -> Dispatcher:
-    return Dispatcher(service=app.SERVICE, out_topic=app.EMITS, handlers=handlers.build_handlers(source), sink=sink)
+def build_source(settings: Settings) -> DiskSource:
+    limits = {"max_bytes": settings.max_disk_bytes, "chunk_bytes": settings.chunk_bytes}
+    return RoutingDiskSource(
+        FileDiskSource(**limits),
+        HttpDiskSource(**limits, spool_dir=settings.spool_dir, connect_timeout=settings.http_connect_timeout,
+                       read_timeout=settings.http_read_timeout))
+
+
+def build_dispatcher(sink: Sink, source: DiskSource, store: ReportStore) -> Dispatcher:
+    return Dispatcher(service=app.SERVICE, out_topic=app.EMITS, handlers=handlers.build_handlers(source, store),
+                      sink=sink)
 
 
 def build(settings: Settings) -> faust.App:
     faust_app = app.make_app(settings)
-    source = FileDiskSource(max_bytes=settings.max_disk_bytes, chunk_bytes=settings.chunk_bytes)
-    agents.register(faust_app, build_dispatcher(FaustSink(faust_app), source), concurrency=settings.concurrency)
+    store = LateReportStore()
+
+    async def on_start() -> None:
+        # The pool belongs to the worker's event loop, so it is made here and not at build time.
+        pool = await db.create_pool(settings.common.database_dsn)
+        async with pool.acquire() as conn:
+            applied = await db.migrate(conn, app.SERVICE, MIGRATIONS)
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        store.bind(PostgresReportStore(pool))
+
+    agents.register(faust_app, build_dispatcher(FaustSink(faust_app), build_source(settings), store),
+                    concurrency=settings.concurrency, on_start=on_start)
     return faust_app
 
 

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from offerflow_shared.settings import CommonSettings
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from offerflow_shared.settings import CommonSettings
 
 
 class Settings(BaseSettings):
@@ -12,4 +15,7 @@ class Settings(BaseSettings):
     concurrency: int = Field(2, ge=1, le=64)
     max_disk_bytes: int = Field(1024 * 1024**3 + 512, ge=1)
     chunk_bytes: int = Field(4 * 1024 * 1024, ge=4096)
+    spool_dir: Path | None = None  # where http(s) images are spooled while tested; the system temp dir if unset
+    http_connect_timeout: float = Field(10.0, gt=0)
+    http_read_timeout: float = Field(60.0, gt=0)
     common: CommonSettings = Field(default_factory=CommonSettings)

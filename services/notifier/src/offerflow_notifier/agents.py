@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
-from offerflow_shared.runtime import Dispatcher
-from offerflow_shared.worker import attach
 
 from offerflow_notifier.app import CONSUMES
+from offerflow_shared.runtime import Dispatcher
+from offerflow_shared.worker import attach
 
 
 def register(

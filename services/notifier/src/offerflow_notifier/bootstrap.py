@@ -6,9 +6,6 @@ import logging
 from pathlib import Path
 
 import faust
-from offerflow_shared import db, logs
-from offerflow_shared.runtime import Dispatcher, Sink
-from offerflow_shared.worker import FaustSink, run
 
 from offerflow_notifier import agents, app, handlers
 from offerflow_notifier.adapters.ledger import LateLedger
@@ -16,6 +13,9 @@ from offerflow_notifier.adapters.mailer import SmtpMailer
 from offerflow_notifier.adapters.pg_ledger import PostgresLedger
 from offerflow_notifier.delivery import MailRetry, Notifier
 from offerflow_notifier.settings import Settings
+from offerflow_shared import db, logs
+from offerflow_shared.runtime import Dispatcher, Sink
+from offerflow_shared.worker import FaustSink, run
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger("offerflow.notifier")

@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from offerflow_shared.envelope import Envelope
-from offerflow_shared.events import NotificationSent
-from offerflow_shared.runtime import Outbox
-
 from offerflow_notifier import rules
 from offerflow_notifier.adapters.ledger import Claim, Ledger, MailRecord, MailStatus
 from offerflow_notifier.adapters.mailer import Mailer, PermanentMailError, TransientMailError
 from offerflow_notifier.render import Rendered, Renderer
+from offerflow_shared.envelope import Envelope
+from offerflow_shared.events import NotificationSent
+from offerflow_shared.runtime import Outbox
 
 log = logging.getLogger("offerflow.notifier")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from offerflow_notifier import rules
+from offerflow_notifier.delivery import Notifier
 from offerflow_shared.envelope import Envelope
 from offerflow_shared.events import (
     CertificationFailed,
@@ -13,12 +15,10 @@ from offerflow_shared.events import (
     PublishCanceled,
     PublishRequested,
     StageFailed,
+    SupportRequestOpened,
     ValidationFailed,
 )
 from offerflow_shared.runtime import Handler, Outbox, handles
-
-from offerflow_notifier import rules
-from offerflow_notifier.delivery import Notifier
 
 FAILURES: tuple[type[StageFailed], ...] = (
     ValidationFailed,
@@ -47,7 +47,11 @@ def build_handlers(notifier: Notifier) -> dict[str, Handler]:
     async def on_canceled(env: Envelope, event: PublishCanceled, out: Outbox) -> None:
         await notifier.deliver(env, rules.canceled(env, event, url), out)
 
+    async def on_support_requested(env: Envelope, event: SupportRequestOpened, out: Outbox) -> None:
+        await notifier.deliver(env, rules.support_requested(env, event, url), out)
+
     pairs = [
+        handles(SupportRequestOpened, on_support_requested),
         handles(PublishRequested, on_publish_requested),
         handles(PreviewReady, on_preview_ready),
         handles(OfferWentLive, on_went_live),

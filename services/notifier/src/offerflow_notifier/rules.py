@@ -16,6 +16,7 @@ from offerflow_shared.events import (
     PublishCanceled,
     PublishRequested,
     StageFailed,
+    SupportRequestOpened,
 )
 from offerflow_shared.steps import StepId, step_info
 
@@ -24,7 +25,8 @@ STEP_FAILED = "step_failed"
 PREVIEW_READY = "preview_ready"
 LIVE = "live"
 CANCELED = "canceled"
-TEMPLATES = (PUBLISH_ACCEPTED, STEP_FAILED, PREVIEW_READY, LIVE, CANCELED)
+SUPPORT_REQUESTED = "support_requested"
+TEMPLATES = (PUBLISH_ACCEPTED, STEP_FAILED, PREVIEW_READY, LIVE, CANCELED, SUPPORT_REQUESTED)
 
 _MAIL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "offerflow:notifier:mail")
 
@@ -124,3 +126,24 @@ def went_live(env: Envelope, event: OfferWentLive, public_url: str) -> Mail:
 def canceled(env: Envelope, event: PublishCanceled, public_url: str) -> Mail:
     context = {**_common(env, public_url), "reason": event.reason}
     return Mail(CANCELED, context, recipients(event.notification_emails))
+
+
+def _step_name(step: str) -> str:
+    try:
+        return step_info(StepId(step)).name
+    except ValueError:
+        return step or "(no step)"
+
+
+def support_requested(env: Envelope, event: SupportRequestOpened, public_url: str) -> Mail:
+    """The acknowledgement to whoever is named as contact on the request."""
+    context = {
+        **_common(env, public_url),
+        "request_id": event.request_id,
+        "step_name": _step_name(event.step),
+        "title": event.title,
+        "description": event.description,
+        "messages": list(event.messages),
+        "requested_by": event.requested_by,
+    }
+    return Mail(SUPPORT_REQUESTED, context, recipients(event.contact_emails))

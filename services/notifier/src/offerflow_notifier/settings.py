@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from offerflow_shared.settings import CommonSettings
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from offerflow_shared.settings import CommonSettings
 
 TlsMode = Literal["none", "starttls", "tls"]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import faust
-from offerflow_shared.runtime import Dispatcher
-from offerflow_shared.worker import attach
 
 from offerflow_packaging.app import CONSUMES
+from offerflow_shared.runtime import Dispatcher
+from offerflow_shared.worker import attach
 
 
 def register(app: faust.App, dispatcher: Dispatcher, *, concurrency: int) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import faust
-from offerflow_shared import topics
-from offerflow_shared.worker import create_app
 
 from offerflow_packaging.settings import Settings
+from offerflow_shared import topics
+from offerflow_shared.worker import create_app
 
 SERVICE = "packaging"
 CONSUMES = (topics.PROVISIONING.name, topics.PUBLISHING.name)

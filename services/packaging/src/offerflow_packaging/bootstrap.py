@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import faust
+
+from offerflow_packaging import agents, app, handlers, lead_rules, storefront
+from offerflow_packaging.adapters.lead_http import HttpsEndpointSender, SalesforceSender, TargetGuard, tls_context
+from offerflow_packaging.adapters.lead_table import TableSender
+from offerflow_packaging.adapters.leads import LeadRouter
+from offerflow_packaging.adapters.pages import LocalPageStore
+from offerflow_packaging.settings import Settings
 from offerflow_shared import logs
 from offerflow_shared.runtime import Dispatcher, Sink
 from offerflow_shared.worker import FaustSink, run
-
-from offerflow_packaging import agents, app, handlers, storefront
-from offerflow_packaging.adapters.leads import NoLeadDestination
-from offerflow_packaging.adapters.pages import LocalPageStore
-from offerflow_packaging.settings import Settings
 
 
 def build_dispatcher(sink: Sink, deps: handlers.Deps) -> Dispatcher:
@@ -19,9 +21,23 @@ def build_dispatcher(sink: Sink, deps: handlers.Deps) -> Dispatcher:
     )
 
 
+def build_leads(settings: Settings) -> LeadRouter:
+    guard = TargetGuard(settings.allow_private_targets)
+    timeout = settings.lead_timeout_seconds
+    verify = tls_context(settings.lead_ca_file)
+    return LeadRouter(
+        {
+            lead_rules.HTTPS: HttpsEndpointSender(guard, timeout, verify),
+            lead_rules.SALESFORCE: SalesforceSender(guard, settings.salesforce_url, timeout, verify),
+            lead_rules.TABLE: TableSender(guard, timeout),
+        },
+        timeout=timeout,
+    )
+
+
 def build(settings: Settings) -> faust.App:
     pages = LocalPageStore(settings.pages_root)
-    deps = handlers.Deps(pages=pages, leads=NoLeadDestination(), storefront_url=settings.storefront_url)
+    deps = handlers.Deps(pages=pages, leads=build_leads(settings), storefront_url=settings.storefront_url)
     faust_app = app.make_app(settings)
     agents.register(faust_app, build_dispatcher(FaustSink(faust_app), deps), concurrency=settings.concurrency)
     storefront.register(faust_app, storefront.Storefront(pages))

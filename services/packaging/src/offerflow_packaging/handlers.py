@@ -9,6 +9,12 @@ from functools import partial
 from typing import Any
 
 from jinja2 import TemplateError
+
+from offerflow_packaging import rules
+from offerflow_packaging.adapters.leads import LeadDestination
+from offerflow_packaging.adapters.pages import PageStore
+from offerflow_packaging.listing import build_listing
+from offerflow_packaging.render import render_page
 from offerflow_shared.envelope import Envelope
 from offerflow_shared.events import (
     GoLiveFailed,
@@ -26,12 +32,6 @@ from offerflow_shared.events import (
 )
 from offerflow_shared.offer import marketplace
 from offerflow_shared.runtime import Handler, Outbox, handles
-
-from offerflow_packaging import rules
-from offerflow_packaging.adapters.leads import LeadDestination
-from offerflow_packaging.adapters.pages import PageStore
-from offerflow_packaging.listing import build_listing
-from offerflow_packaging.render import render_page
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,11 @@ async def on_provisioning_passed(
         discriminator="rendered",
     )
 
-    lead = await deps.leads.send_test_lead(publisher, offer, snapshot.definition)
+    lead = await deps.leads.send_test_lead(env.run_id or str(env.event_id), publisher, offer, snapshot.definition)
+    if lead.status == "failed":
+        # The preview is not written: a run whose leads would be lost must not reach sign-off.
+        await _fail(out, "lead-registration-failed", lead.message, emails)
+        return
     warnings = (
         []
         if lead.status != "unsupported"
@@ -156,7 +160,9 @@ async def on_golive_requested(env: Envelope, event: GoLiveRequested, out: Outbox
             # Already promoted (a redelivery after the preview was cleaned up): the same outcome again.
             await out.emit(
                 OfferWentLive(
-                    offer_version=event.offer_version, live_links=[link], notification_emails=emails
+                    offer_version=rules.live_version(event.offer_version),
+                    live_links=[link],
+                    notification_emails=emails,
                 )
             )
         else:
@@ -185,7 +191,9 @@ async def on_golive_requested(env: Envelope, event: GoLiveRequested, out: Outbox
         )
         return
     await out.emit(
-        OfferWentLive(offer_version=event.offer_version, live_links=[link], notification_emails=emails)
+        OfferWentLive(
+            offer_version=rules.live_version(event.offer_version), live_links=[link], notification_emails=emails
+        )
     )
 
 

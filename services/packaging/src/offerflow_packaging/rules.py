@@ -80,3 +80,8 @@ def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
 def highest_version(versions: Iterable[str]) -> str | None:
     ordered = sorted(versions, key=version_key)
     return ordered[-1] if ordered else None
+
+
+def live_version(preview_version: int) -> int:
+    """Going live makes a new published version: the previewed one plus one (the API's version counter)."""
+    return preview_version + 1

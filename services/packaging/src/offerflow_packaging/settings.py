@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from offerflow_shared.settings import CommonSettings
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from offerflow_shared.settings import CommonSettings
 
 
 class Settings(BaseSettings):
@@ -15,6 +16,17 @@ class Settings(BaseSettings):
     pages_root: Path = Path(".run/pages")
     # Public base of the storefront this worker serves; links in events and mails are built from it.
     storefront_url: str = Field("http://127.0.0.1:6064", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    # Bound on one test-lead delivery (resolve, connect, send, answer); a hanging destination fails the step.
+    lead_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    # True suits the embedded setup (endpoints on this machine); production sets false so an offer cannot
+    # point packaging at loopback or private addresses (and only https:// is accepted).
+    allow_private_targets: bool = True
+    # A PEM CA bundle trusted for lead endpoints in addition to the public roots (an internal CRM's CA).
+    lead_ca_file: Path | None = None
+    # Where web-to-lead forms go when the offer's leadConfiguration names no salesForceUrl.
+    salesforce_url: str = Field(
+        "https://webto.salesforce.com/servlet/servlet.WebToLead?encoding=UTF-8", pattern=r"^https?://\S+$"
+    )
     common: CommonSettings = Field(default_factory=CommonSettings)
 
     @field_validator("storefront_url")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import faust
-from offerflow_shared import topics
-from offerflow_shared.worker import create_app
 
 from offerflow_provisioning.settings import Settings
+from offerflow_shared import topics
+from offerflow_shared.worker import create_app
 
 SERVICE = "provisioning"
 CONSUMES = (topics.CERTIFICATION.name,)

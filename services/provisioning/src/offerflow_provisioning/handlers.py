@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
+from offerflow_provisioning import rules
+from offerflow_provisioning.replicator import Replicator
 from offerflow_shared.envelope import Envelope
 from offerflow_shared.events import (
     CertificationPassed,
@@ -15,9 +17,6 @@ from offerflow_shared.events import (
     Reason,
 )
 from offerflow_shared.runtime import Handler, Outbox, handles
-
-from offerflow_provisioning import rules
-from offerflow_provisioning.replicator import Replicator
 
 
 async def on_certification_passed(

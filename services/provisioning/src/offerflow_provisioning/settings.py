@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from offerflow_shared.settings import CommonSettings
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_REGIONS = (
     "eastus",
@@ -28,7 +29,20 @@ class Settings(BaseSettings):
     regions: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_REGIONS), min_length=1
     )
+    # "local": a folder per region under storage_root; "s3": a bucket per region in S3-compatible storage.
+    store: Literal["local", "s3"] = "local"
     storage_root: Path = Path(".run/regions")
+    s3_endpoint_url: str | None = None
+    s3_bucket_template: str = Field("offerflow-{region}", pattern=r"^[a-z0-9.-]*\{region\}[a-z0-9.-]*$")
+    s3_region_name: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    # SecretStr keeps it out of reprs and logs; only the S3 adapter unwraps it.
+    s3_secret_access_key: SecretStr | None = None
+    s3_part_mib: int = Field(8, ge=5, le=512)
+    s3_create_buckets: bool = True
+    # Read every replica back and hash it before marking it verified (doubles the traffic, trusts nothing).
+    s3_verify_readback: bool = True
+    s3_timeout_seconds: float = Field(30.0, gt=0, le=600)
     chunk_mib: int = Field(4, ge=1, le=8)
     parallel_copies: int = Field(4, ge=1, le=64)
     copy_attempts: int = Field(4, ge=1, le=20)

@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
+
 from offerflow_shared.runtime import Dispatcher
 from offerflow_shared.worker import attach
-
 from offerflow_status_api.app import CONSUMES
 
 

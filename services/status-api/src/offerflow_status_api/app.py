@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import faust
+
 from offerflow_shared import topics
 from offerflow_shared.worker import create_app
-
 from offerflow_status_api.settings import Settings
 
 SERVICE = "status-projection"

@@ -9,16 +9,19 @@ import asyncpg
 import faust
 import uvicorn
 from fastapi import FastAPI
+
 from offerflow_shared import db, logs
 from offerflow_shared.kafka import KafkaSink, ensure_topics
 from offerflow_shared.runtime import Dispatcher, Sink
 from offerflow_shared.worker import FaustSink, run
-
 from offerflow_status_api import agents, app, handlers
+from offerflow_status_api.adapters.auth import Auth
 from offerflow_status_api.adapters.bus import SinkBus
 from offerflow_status_api.adapters.drafts import Drafts
+from offerflow_status_api.adapters.history import CommandLog
 from offerflow_status_api.adapters.read_model import ReadModel
 from offerflow_status_api.api.app import create_app
+from offerflow_status_api.api.deps import AppServices
 from offerflow_status_api.commands import CommandService
 from offerflow_status_api.settings import Settings
 
@@ -38,9 +41,11 @@ def build_api(settings: Settings) -> FastAPI:
         await ensure_topics(settings.common.kafka_bootstrap)
         sink = KafkaSink(settings.common.kafka_bootstrap)
         await sink.start()
-        fastapi_app.state.commands = CommandService(
-            pool=pool, drafts=Drafts(pool), read_model=ReadModel(pool), bus=SinkBus(sink),
-            cancel_wait_seconds=settings.cancel_wait_seconds)
+        commands = CommandService(pool=pool, drafts=Drafts(pool), read_model=ReadModel(pool), bus=SinkBus(sink),
+                                  cancel_wait_seconds=settings.cancel_wait_seconds)
+        admin = settings.admin_token.get_secret_value() if settings.admin_token else None
+        fastapi_app.state.services = AppServices(commands=commands, auth=Auth(pool), log=CommandLog(pool),
+                                                 admin_token=admin, public_url=settings.common.public_url)
 
         async def close() -> None:
             await sink.stop()

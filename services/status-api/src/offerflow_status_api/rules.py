@@ -86,6 +86,16 @@ class RunView:
     steps: dict[StepId, StepView] = field(default_factory=lambda: {s.id: StepView(s.id) for s in STEPS})
     submission_type: str = "publish"
     cancellation_requested: bool = False
+    preview_ready: bool = False
+    preview_withdrawn: bool = False
+
+    @property
+    def preview_open(self) -> bool:
+        return self.preview_ready and not self.preview_withdrawn
+
+    @property
+    def went_live(self) -> bool:
+        return self.steps[StepId.LIVE].status == StepStatus.COMPLETE
 
     @property
     def cancellation_request_state(self) -> str:
@@ -158,7 +168,9 @@ def _apply(view: RunView, env: Envelope, ev: Event) -> None:
         return
     signoff, live = view.steps[StepId.SIGNOFF], view.steps[StepId.LIVE]
     if isinstance(ev, PreviewReady):
-        view.preview_links = list(ev.preview_links)
+        view.preview_ready = True
+        if not view.preview_withdrawn:
+            view.preview_links = list(ev.preview_links)
         signoff.started_at = at
         if signoff.status == StepStatus.NOT_STARTED:
             signoff.status = StepStatus.WAITING_FOR_PUBLISHER_REVIEW
@@ -178,6 +190,7 @@ def _apply(view: RunView, env: Envelope, ev: Event) -> None:
         signoff.status, signoff.finished_at = StepStatus.CANCELED, at
         signoff.messages.append(Message("information", ev.reason, at))
     elif isinstance(ev, PreviewWithdrawn):
+        view.preview_withdrawn = True
         view.preview_links = []
 
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from offerflow_shared.settings import CommonSettings
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from offerflow_shared.settings import CommonSettings
 
 
 class Settings(BaseSettings):
@@ -13,4 +14,6 @@ class Settings(BaseSettings):
     projection_web_port: int = Field(6066, ge=1, le=65535)
     cancel_wait_seconds: float = Field(15.0, gt=0, le=120)
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    # Guards /admin (publishers and tokens); unset disables administration over HTTP.
+    admin_token: SecretStr | None = None
     common: CommonSettings = Field(default_factory=CommonSettings)

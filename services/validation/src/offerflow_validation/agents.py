@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import faust
+
 from offerflow_shared.runtime import Dispatcher
 from offerflow_shared.worker import attach
-
 from offerflow_validation.app import CONSUMES
 
 

@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 import faust
+import httpx
+
 from offerflow_shared import logs
 from offerflow_shared.runtime import Dispatcher, Sink
 from offerflow_shared.worker import FaustSink, run
-
 from offerflow_validation import agents, app, handlers
+from offerflow_validation.adapters.artifacts import ArtifactFetcher, FileFetcher, HttpFetcher, SchemeRouter
 from offerflow_validation.settings import Settings
 
 
-def build_dispatcher(sink: Sink) -> Dispatcher:
-    return Dispatcher(service=app.SERVICE, out_topic=app.EMITS, handlers=handlers.build_handlers(), sink=sink)
+def build_fetcher(settings: Settings) -> ArtifactFetcher:
+    client = httpx.AsyncClient(timeout=settings.artifact_timeout,
+                               headers={"User-Agent": "offerflow-validation"})
+    web = HttpFetcher(client, max_bytes=settings.artifact_max_bytes, timeout=settings.artifact_timeout)
+    fetchers: dict[str, ArtifactFetcher] = {"https": web, "http": web}
+    if settings.allow_file_urls:
+        fetchers["file"] = FileFetcher(max_bytes=settings.artifact_max_bytes)
+    return SchemeRouter(fetchers)
+
+
+def build_dispatcher(sink: Sink, fetcher: ArtifactFetcher) -> Dispatcher:
+    return Dispatcher(service=app.SERVICE, out_topic=app.EMITS, handlers=handlers.build_handlers(fetcher), sink=sink)
 
 
 def build(settings: Settings) -> faust.App:
     faust_app = app.make_app(settings)
-    agents.register(faust_app, build_dispatcher(FaustSink(faust_app)), concurrency=settings.concurrency)
+    dispatcher = build_dispatcher(FaustSink(faust_app), build_fetcher(settings))
+    agents.register(faust_app, dispatcher, concurrency=settings.concurrency)
     return faust_app
 
 

@@ -1,68 +1,98 @@
-"""Pure decisions: which required fields of the offer are missing. No I/O."""
+"""Pure decisions: every rule of the offer (``offer_rules.publish_problems``) plus artifact pixel sizes.
+
+Decoding an image from bytes already read is pure; reading them is the adapters' job.
+"""
 
 from __future__ import annotations
 
+import io
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from PIL import Image, UnidentifiedImageError
+
 from offerflow_shared.events import Reason
-from offerflow_shared.offer import IMAGES_KEY, MARKETPLACE, VM, offer_fields, plans
+from offerflow_shared.offer_model import is_url
+from offerflow_shared.offer_rules import ptr, publish_problems, screenshot_url
 
-REQUIRED_OFFER_FIELDS: dict[str, str] = {
-    "title": "Title",
-    "summary": "Summary",
-    "longSummary": "Long summary",
-    "description": "Description",
-    "privacyURL": "Privacy policy URL",
+M = "microsoft-azure-marketplace."
+# key → (width, height); the hero logo is optional, the others are required (a publish rule).
+LOGOS: dict[str, tuple[int, int]] = {
+    "smallLogo": (40, 40), "mediumLogo": (90, 90), "largeLogo": (115, 115), "wideLogo": (255, 115),
+    "heroLogo": (815, 290),
 }
-REQUIRED_PLAN_FIELDS: dict[str, str] = {
-    VM + "skuTitle": "Plan title",
-    VM + "skuSummary": "Plan summary",
-    VM + "operatingSystemFamily": "OS family",
-}
+SCREENSHOT = (533, 324)
+MAX_SCREENSHOTS = 5
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, str | list | dict) and len(value) == 0)
+@dataclass(frozen=True)
+class Artifact:
+    field: str  # JSON pointer of the URL in the definition
+    url: str
+    size: tuple[int, int]
+    what: str  # "logo" or "screenshot"
+    label: str
 
 
-def _ptr(*tokens: str | int) -> str:
-    return "".join("/" + str(t).replace("~", "~0").replace("/", "~1") for t in tokens)
+def check(definition: dict[str, Any], *, now: datetime) -> list[Reason]:
+    """Every problem that needs nothing but the document."""
+    return publish_problems(definition, now=now)
 
 
-def check(definition: dict[str, Any]) -> list[Reason]:
-    """Every problem at once, each next to its field (a JSON pointer into the document)."""
-    problems: list[Reason] = []
-    fields = offer_fields(definition)
-    for name, label in REQUIRED_OFFER_FIELDS.items():
-        if _missing(fields.get(MARKETPLACE + name)):
-            problems.append(Reason(code="required", field=_ptr("offer", MARKETPLACE + name),
-                                   message=f"{label} is required."))
-    subs = fields.get(MARKETPLACE + "allowedSubscriptions")
-    if _missing(subs):
-        problems.append(Reason(code="required", field=_ptr("offer", MARKETPLACE + "allowedSubscriptions"),
-                               message="At least one preview subscription ID is required."))
-    plan_list = plans(definition)
-    if not plan_list:
-        problems.append(Reason(code="required", field="/plans", message="At least one plan is required."))
-    for i, plan in enumerate(plan_list):
-        if _missing(plan.get("planId")):
-            problems.append(Reason(code="required", field=_ptr("plans", i, "planId"), message="Plan ID is required."))
-        for key, label in REQUIRED_PLAN_FIELDS.items():
-            if _missing(plan.get(key)):
-                problems.append(Reason(code="required", field=_ptr("plans", i, key), message=f"{label} is required."))
-        versions = plan.get(IMAGES_KEY)
-        if not isinstance(versions, dict) or not versions:
-            problems.append(Reason(code="required", field=_ptr("plans", i, IMAGES_KEY),
-                                   message="At least one VM image version is required."))
-            continue
-        for version, image in versions.items():
-            if not isinstance(image, dict) or _missing(image.get("osVhdUrl")):
-                problems.append(Reason(code="required", field=_ptr("plans", i, IMAGES_KEY, version, "osVhdUrl"),
-                                       message=f"OS VHD URL of image version {version} is required."))
-    return problems
+def artifacts(definition: dict[str, Any]) -> list[Artifact]:
+    """The logos and screenshots to fetch and measure (malformed URLs are already format problems)."""
+    offer = definition.get("offer")
+    offer = offer if isinstance(offer, dict) else {}
+    found: list[Artifact] = []
+    for key, size in LOGOS.items():
+        url = offer.get(M + key)
+        if isinstance(url, str) and _fetchable(url):
+            found.append(Artifact(ptr("offer", M + key), url, size, "logo", key))
+    shots = offer.get(M + "screenshots")
+    for i, item in enumerate(shots[:MAX_SCREENSHOTS] if isinstance(shots, list) else []):
+        url = screenshot_url(item)
+        if url is not None and _fetchable(url):
+            found.append(Artifact(ptr("offer", M + "screenshots", i), url, SCREENSHOT, "screenshot",
+                                  f"screenshot {i + 1}"))
+    return found
+
+
+def _fetchable(url: str) -> bool:
+    return is_url(url, ("https", "http", "file"))
+
+
+def pixel_problems(artifact: Artifact, data: bytes) -> list[Reason]:
+    """Decode the image for real and compare its size with the exact size required."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                size = image.size
+                if size != artifact.size:
+                    return [_wrong_size(artifact, size)]
+                image.load()  # only now: a wrong-size (possibly huge) image is never decompressed
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as exc:
+        return [Reason(code="artifact_unreadable", field=artifact.field, level="error",
+                       message=f"The {artifact.label} is not a readable image ({type(exc).__name__}); "
+                               "upload a PNG or JPEG.")]
+    return []
+
+
+def _wrong_size(artifact: Artifact, size: tuple[int, int]) -> Reason:
+    w, h = artifact.size
+    return Reason(code=f"{artifact.what}_wrong_size", field=artifact.field, level="error",
+                  message=f"The {artifact.label} is {size[0]}x{size[1]} pixels; it must be exactly {w}x{h}.")
+
+
+def unreachable(artifact: Artifact, why: str) -> Reason:
+    return Reason(code="artifact_unreachable", field=artifact.field, level="error",
+                  message=f"The {artifact.label} cannot be read: {why}.")
 
 
 def summary(problems: list[Reason]) -> str:
     n = len(problems)
-    return f"{n} required field{'s are' if n != 1 else ' is'} missing or invalid: " + "; ".join(
-        p.message for p in problems[:5]) + (" …" if n > 5 else "")
+    return f"{n} problem{'s' if n != 1 else ''} to fix before publishing: " + "; ".join(
+        p.message.rstrip(".") for p in problems[:5]) + ("; …" if n > 5 else ".")

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from offerflow_shared.settings import CommonSettings
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from offerflow_shared.settings import CommonSettings
 
 
 class Settings(BaseSettings):
@@ -10,4 +11,8 @@ class Settings(BaseSettings):
 
     web_port: int = Field(6061, ge=1, le=65535)
     concurrency: int = Field(2, ge=1, le=64)
+    artifact_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    artifact_timeout: float = Field(10.0, gt=0, le=120)
+    # file:// artifacts are for development and tests on one machine; turn off where publishers are strangers.
+    allow_file_urls: bool = True
     common: CommonSettings = Field(default_factory=CommonSettings)

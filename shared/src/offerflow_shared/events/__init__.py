@@ -17,6 +17,8 @@ from offerflow_shared.events.certification import (
     CertificationProgressed,
     CertificationStarted,
     CertifiedDisk,
+    DiskReport,
+    TestOutcome,
 )
 from offerflow_shared.events.notification import NotificationSent
 from offerflow_shared.events.packaging import (
@@ -42,6 +44,7 @@ from offerflow_shared.events.publishing import (
     OfferDraftSaved,
     PublishCanceled,
     PublishRequested,
+    SupportRequestOpened,
 )
 from offerflow_shared.events.validation import (
     ValidationFailed,
@@ -56,6 +59,7 @@ __all__ = [
     "CertificationProgressed",
     "CertificationStarted",
     "CertifiedDisk",
+    "DiskReport",
     "GoLiveFailed",
     "GoLiveRequested",
     "NotificationSent",
@@ -80,6 +84,8 @@ __all__ = [
     "StagePassed",
     "StageProgressed",
     "StageStarted",
+    "SupportRequestOpened",
+    "TestOutcome",
     "ValidationFailed",
     "ValidationPassed",
     "ValidationStarted",

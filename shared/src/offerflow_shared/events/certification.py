@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from offerflow_shared.envelope import register
@@ -20,6 +22,38 @@ class CertifiedDisk(BaseModel):
     size_bytes: int = Field(ge=0)
 
 
+class TestOutcome(BaseModel):
+    """One test of the report, in the shape of the original self-test tool's result."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    test_id: str
+    test_case_name: str
+    description: str
+    result: Literal["Passed", "Warning", "Failed"]
+    actual_value: str
+    required_value: str
+
+
+class DiskReport(BaseModel):
+    """The certification report of one disk of one image version of one plan."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    plan_id: str
+    image_version: str
+    disk: str
+    url: str
+    sha256: str | None = None
+    size_bytes: int | None = None
+    certifier_version: str
+    os_name: str | None = None
+    kernel_version: str | None = None
+    test_result: Literal["Pass", "Fail"]
+    tests: list[TestOutcome]
+    reused_from_run: str | None = None  # set when an identical image (same SHA-256 and certifier) was reused
+
+
 @register
 class CertificationStarted(StageStarted):
     event_type = "certification.started"
@@ -37,9 +71,11 @@ class CertificationPassed(StagePassed):
     event_type = "certification.passed"
     step = StepId.CERTIFICATION
     disks: list[CertifiedDisk]
+    reports: list[DiskReport] = []
 
 
 @register
 class CertificationFailed(StageFailed):
     event_type = "certification.failed"
     step = StepId.CERTIFICATION
+    reports: list[DiskReport] = []

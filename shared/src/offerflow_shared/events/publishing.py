@@ -49,3 +49,17 @@ class PublishCanceled(Event):
     event_type = "offer.publish_canceled"
     notification_emails: list[str]
     reason: str = "Canceled by the publisher at sign-off"
+
+
+@register
+class SupportRequestOpened(Event):
+    """A publisher asked for help from a failed (or stuck) step; carries what support needs to act."""
+
+    event_type = "offer.support_requested"
+    request_id: str
+    step: str
+    title: str
+    description: str
+    messages: list[str]
+    contact_emails: list[str]
+    requested_by: str

@@ -1,76 +1,134 @@
-"""Where disk images are read from. ``file://`` now; a blob-store adapter plugs in behind the same port."""
+"""Where disk images are read from: ``file://`` directly, ``http(s)://`` streamed to a spool file.
+
+Both hash the image while reading it once, in chunks, so memory stays at one chunk whatever the size.
+The OS tests need random access, which a download stream does not give; the spool file is on disk, in
+``spool_dir``, and is removed as soon as the image is certified.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import os
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 from urllib.parse import unquote, urlparse
 
-from offerflow_certification.image.findings import Finding, ImageError
-from offerflow_certification.image.vhd import check_vhd
+import httpx
+
+from offerflow_certification.image.certifier import sha256_stream
+from offerflow_certification.image.findings import ImageError
 
 
 @dataclass(frozen=True)
-class Inspection:
+class LocalImage:
+    path: Path
+    size: int
     sha256: str
-    size_bytes: int
-    findings: list[Finding]
 
 
 class DiskSource(Protocol):
-    async def inspect(self, url: str) -> Inspection: ...
+    def fetch(self, url: str) -> AbstractAsyncContextManager[LocalImage]: ...
 
 
 def local_path(url: str) -> Path:
     parsed = urlparse(url)
     if parsed.scheme != "file":
-        raise ImageError(f"unsupported image URL scheme {parsed.scheme or '(none)'!r}; use file://")
+        raise ImageError(f"unsupported image URL scheme {parsed.scheme or '(none)'!r}; use file:// or https://")
     return Path(unquote(parsed.path))
 
 
-def _hash_stream(f: BinaryIO, chunk: int) -> str:
-    h = hashlib.sha256()
-    while block := f.read(chunk):
-        h.update(block)
-    return h.hexdigest()
-
-
 class FileDiskSource:
-    """Streams the file once for its SHA-256; the format checks read only the footer and first sectors."""
-
     def __init__(self, *, max_bytes: int, chunk_bytes: int) -> None:
         self.max_bytes, self.chunk_bytes = max_bytes, chunk_bytes
 
-    async def inspect(self, url: str) -> Inspection:
-        return await asyncio.to_thread(self._inspect, url)
+    @asynccontextmanager
+    async def fetch(self, url: str) -> AsyncIterator[LocalImage]:
+        yield await asyncio.to_thread(self._hash, local_path(url))
 
-    def _inspect(self, url: str) -> Inspection:
-        path = local_path(url)
+    def hash_path(self, path: Path) -> LocalImage:
+        return self._hash(path)
+
+    def _hash(self, path: Path) -> LocalImage:
         try:
-            with open(path, "rb") as f:
+            with open(path, "rb", buffering=0) as f:
                 size = os.fstat(f.fileno()).st_size
                 if size > self.max_bytes:
                     raise ImageError(f"the image is {size} bytes, over the limit of {self.max_bytes}")
-                findings = check_vhd(f, size)
-                f.seek(0)
-                digest = _hash_stream(f, self.chunk_bytes)
+                digest, read = sha256_stream(f, self.chunk_bytes, self.max_bytes)
         except OSError as exc:
-            raise ImageError(f"cannot read {url}: {exc.strerror or exc}") from exc
-        return Inspection(digest, size, findings)
+            raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        if read != size:
+            raise ImageError(f"the image changed while it was read ({read} of {size} bytes)")
+        return LocalImage(path, size, digest)
+
+
+class HttpDiskSource:
+    def __init__(self, *, max_bytes: int, chunk_bytes: int, spool_dir: Path | None = None,
+                 connect_timeout: float = 10.0, read_timeout: float = 60.0) -> None:
+        self.max_bytes, self.chunk_bytes, self.spool_dir = max_bytes, chunk_bytes, spool_dir
+        self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+
+    @asynccontextmanager
+    async def fetch(self, url: str) -> AsyncIterator[LocalImage]:
+        fd, name = tempfile.mkstemp(prefix="offerflow-image-", suffix=".vhd", dir=self.spool_dir)
+        path = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as spool:
+                size, digest = await self._download(url, spool)
+            yield LocalImage(path, size, digest)
+        finally:
+            await asyncio.to_thread(path.unlink, True)
+
+    async def _download(self, url: str, spool: object) -> tuple[int, str]:
+        h, total = hashlib.sha256(), 0
+        write = spool.write  # type: ignore[attr-defined]
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=True) as client, \
+                    client.stream("GET", url) as response:
+                if response.status_code != 200:
+                    raise ImageError(f"the blob store answered HTTP {response.status_code} for the image")
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                    raise ImageError(f"the image is {declared} bytes, over the limit of {self.max_bytes}")
+                async for chunk in response.aiter_bytes(self.chunk_bytes):
+                    total += len(chunk)
+                    if total > self.max_bytes:
+                        raise ImageError(f"the image is over the limit of {self.max_bytes} bytes")
+                    h.update(chunk)
+                    await asyncio.to_thread(write, chunk)
+        except httpx.HTTPError as exc:
+            raise ImageError(f"cannot download the image: {type(exc).__name__}: {exc}") from exc
+        return total, h.hexdigest()
+
+
+class RoutingDiskSource:
+    """Picks the adapter by URL scheme."""
+
+    def __init__(self, file: DiskSource, http: DiskSource) -> None:
+        self.file, self.http = file, http
+
+    def fetch(self, url: str) -> AbstractAsyncContextManager[LocalImage]:
+        scheme = urlparse(url).scheme.lower()
+        return self.http.fetch(url) if scheme in ("http", "https") else self.file.fetch(url)
 
 
 class FakeDiskSource:
-    def __init__(self, results: dict[str, Inspection | ImageError]) -> None:
-        self.results = results
-        self.calls: list[str] = []
+    """Maps URLs to local files (hashed for real) or to errors; records the URLs asked for."""
 
-    async def inspect(self, url: str) -> Inspection:
+    def __init__(self, images: dict[str, Path | ImageError]) -> None:
+        self.images = images
+        self.calls: list[str] = []
+        self._files = FileDiskSource(max_bytes=1 << 40, chunk_bytes=1 << 20)
+
+    @asynccontextmanager
+    async def fetch(self, url: str) -> AsyncIterator[LocalImage]:
         self.calls.append(url)
-        result = self.results[url]
-        if isinstance(result, ImageError):
-            raise result
-        return result
+        image = self.images[url]
+        if isinstance(image, ImageError):
+            raise image
+        yield self._files.hash_path(image)

@@ -276,17 +276,19 @@ def check_mbr(first_sector: bytes, disk_size: int) -> list[Finding]:
         return _mbr_unusable(exc.message)
     if not partitions:
         return _mbr_unusable("MBR has no partitions")
+    gpt = any(p.partition_type == _GPT_PROTECTIVE_TYPE for p in partitions)
     table = Finding(
         TEST_MBR_TABLE,
         "MBR partition table",
-        True,
-        f"boot signature 0x55aa, {len(partitions)} partition(s)",
+        not gpt,
+        "protective MBR of a GPT disk (generation 2)" if gpt
+        else f"boot signature 0x55aa, {len(partitions)} partition(s)",
         _MBR_TABLE_REQUIRED,
     )
     return [table, _inside_disk(partitions, disk_size), _first_mib_free(partitions)]
 
 
-_MBR_TABLE_REQUIRED: Final = "boot signature 0x55aa and at least one partition"
+_MBR_TABLE_REQUIRED: Final = "an MBR (generation 1): boot signature 0x55aa and at least one partition"
 _INSIDE_REQUIRED: Final = "every partition ends within the disk"
 _FIRST_MIB_REQUIRED: Final = f"every partition starts at or after sector {FIRST_DATA_LBA} (1 MiB)"
 

@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import asyncpg
-from offerflow_shared.envelope import Envelope
-from offerflow_shared.events import OfferDraftSaved
 
+from offerflow_shared.envelope import Envelope
+from offerflow_shared.events import OfferDraftSaved, PublishRequested
 from offerflow_status_api.rules import RunView, fold_run, status_document
 
 _ARCHIVE = """
@@ -48,6 +48,8 @@ class ReadModel:
                 return False
             if env.event_type == OfferDraftSaved.event_type:
                 await self._apply_draft(conn, env)
+            elif env.event_type == PublishRequested.event_type:
+                await self._apply_version(conn, env)
             if env.run_id:
                 await self._refresh_run(conn, env.run_id)
             await self._refresh_offer(conn, env.publisher_id, env.offer_id)
@@ -69,6 +71,15 @@ class ReadModel:
             ev.draft_version, json.dumps(ev.definition), env.occurred_at,
         )
 
+    async def _apply_version(self, conn: asyncpg.Connection, env: Envelope) -> None:
+        ev = env.event()
+        assert isinstance(ev, PublishRequested)
+        await conn.execute(
+            """INSERT INTO offer_versions (publisher_id, offer_id, version, run_id, definition, created_at)
+               VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT DO NOTHING""",
+            env.publisher_id, env.offer_id, ev.offer.offer_version, env.run_id, json.dumps(ev.offer.definition),
+            env.occurred_at)
+
     async def _refresh_run(self, conn: asyncpg.Connection, run_id: str) -> None:
         rows = await conn.fetch("SELECT * FROM event_archive WHERE run_id = $1", run_id)
         view = fold_run(run_id, [_row_to_envelope(r) for r in rows])
@@ -78,15 +89,17 @@ class ReadModel:
         doc["cancellationRequestState"] = view.cancellation_request_state
         await conn.execute(
             """INSERT INTO runs (run_id, publisher_id, offer_id, offer_version, status, submission_type,
-                                 current_step, requested_at, finished_at, document, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, now())
+                                 current_step, requested_at, finished_at, document, preview_open, went_live,
+                                 updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, now())
                ON CONFLICT (run_id) DO UPDATE SET offer_version = EXCLUDED.offer_version,
                  status = EXCLUDED.status, submission_type = EXCLUDED.submission_type,
                  current_step = EXCLUDED.current_step, requested_at = EXCLUDED.requested_at,
-                 finished_at = EXCLUDED.finished_at, document = EXCLUDED.document, updated_at = now()""",
+                 finished_at = EXCLUDED.finished_at, document = EXCLUDED.document,
+                 preview_open = EXCLUDED.preview_open, went_live = EXCLUDED.went_live, updated_at = now()""",
             run_id, view.publisher_id, view.offer_id, view.offer_version, view.status.value,
             view.submission_type, view.current_step().id.value, view.requested_at, view.finished_at,
-            json.dumps(doc),
+            json.dumps(doc), view.preview_open, view.went_live,
         )
 
     async def _refresh_offer(self, conn: asyncpg.Connection, publisher_id: str, offer_id: str) -> None:
@@ -156,6 +169,26 @@ class ReadModel:
             return None
         view = fold_run(run_id, [_row_to_envelope(r) for r in rows])
         return view if view.requested else None
+
+    async def version(self, publisher_id: str, offer_id: str, version: int) -> dict[str, Any] | None:
+        r = await self.pool.fetchrow(
+            """SELECT version, run_id, definition, created_at FROM offer_versions
+               WHERE publisher_id = $1 AND offer_id = $2 AND version = $3""", publisher_id, offer_id, version)
+        return {**dict(r), "definition": json.loads(r["definition"])} if r else None
+
+    async def slot_version(self, publisher_id: str, offer_id: str, slot: str) -> int | None:
+        """The version a slot shows: Preview = newest open preview, Production = newest run that went live."""
+        column = {"Preview": "preview_open", "Production": "went_live"}[slot]
+        version = await self.pool.fetchval(
+            f"""SELECT offer_version FROM runs WHERE publisher_id = $1 AND offer_id = $2 AND {column}
+                ORDER BY offer_version DESC LIMIT 1""", publisher_id, offer_id)
+        return int(version) if version is not None else None
+
+    async def run_event(self, run_id: str, event_types: tuple[str, ...]) -> Envelope | None:
+        r = await self.pool.fetchrow(
+            """SELECT * FROM event_archive WHERE run_id = $1 AND event_type = ANY($2::text[])
+               ORDER BY occurred_at DESC LIMIT 1""", run_id, list(event_types))
+        return _row_to_envelope(r) if r else None
 
     async def history(self, publisher_id: str, offer_id: str) -> list[Envelope]:
         rows = await self.pool.fetch(

@@ -7,15 +7,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
-from offerflow_status_api.api import errors, routes
-from offerflow_status_api.commands import CommandService
+from offerflow_status_api import portal
+from offerflow_status_api.api import errors, routes_admin, routes_offers, routes_publishing, routes_stream
+from offerflow_status_api.api.deps import AppServices
 
 Opener = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]]
 
 
 def create_app(open_resources: Opener, *, max_body_bytes: int = 1_048_576) -> FastAPI:
-    """``open_resources`` puts a CommandService on ``app.state.commands`` and returns its closer."""
+    """``open_resources`` puts the AppServices on ``app.state.services`` and returns their closer."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -28,7 +30,10 @@ def create_app(open_resources: Opener, *, max_body_bytes: int = 1_048_576) -> Fa
     app = FastAPI(title="Offerflow publisher API", version="2017-10-31", lifespan=lifespan,
                   description="Marketplace offer publishing: offers, publish, go live, cancel and status.")
     errors.install(app)
-    app.include_router(routes.router)
+    for module in (routes_offers, routes_publishing, routes_admin):
+        app.include_router(module.router)
+    app.include_router(routes_stream.router)
+    app.mount("/portal", StaticFiles(directory=portal.STATIC_DIR, html=True), name="portal")
 
     @app.middleware("http")
     async def bounded_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -44,9 +49,9 @@ def create_app(open_resources: Opener, *, max_body_bytes: int = 1_048_576) -> Fa
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> JSONResponse:
-        service: CommandService = request.app.state.commands
+        services: AppServices = request.app.state.services
         try:
-            await service.pool.fetchval("SELECT 1")
+            await services.commands.pool.fetchval("SELECT 1")
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready"})

@@ -1,1 +1,1 @@
-"""The outside world. Validation needs none yet: it decides from the offer snapshot alone."""
+"""The outside world: where the offer's artifacts (logos, screenshots) are read from."""

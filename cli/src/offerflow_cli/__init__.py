@@ -1,0 +1,1 @@
+"""The `offerflow` command line: a client of the public API, plus the local certifier."""

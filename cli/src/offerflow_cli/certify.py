@@ -1,0 +1,73 @@
+"""`offerflow certify IMAGE`: the marketplace's certifier, run locally before publishing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from offerflow_certification import report
+from offerflow_certification.adapters.source import FileDiskSource, HttpDiskSource, RoutingDiskSource
+from offerflow_certification.image.certifier import Profile
+from offerflow_certification.image.findings import ImageError
+from offerflow_shared.events import DiskReport
+
+EXIT_PASS, EXIT_FAIL, EXIT_UNREADABLE = 0, 1, 2
+_LIMIT = 1024 * 1024**3 + 512
+_STYLE = {"Passed": "green", "Warning": "yellow", "Failed": "bold red"}
+
+
+def _url(image: str) -> str:
+    return image if "://" in image else Path(image).resolve().as_uri()
+
+
+async def _certify(url: str, profile: Profile) -> DiskReport:
+    chunk = 4 * 1024 * 1024
+    source = RoutingDiskSource(FileDiskSource(max_bytes=_LIMIT, chunk_bytes=chunk),
+                               HttpDiskSource(max_bytes=_LIMIT, chunk_bytes=chunk))
+    disk = report.DiskId(plan_id="local", image_version="local", disk="os" if profile.os_disk else "data", url=url)
+    async with source.fetch(url) as local:
+        findings, os_result = await asyncio.to_thread(report.run_tests, local, profile)
+        return report.build(disk, local, findings, os_result)
+
+
+def _print(console: Console, r: DiskReport) -> None:
+    console.print(f"[bold]{r.url}[/bold]  {r.size_bytes} bytes  SHA-256 {r.sha256}")
+    console.print(f"OS: {r.os_name or '-'}  kernel: {r.kernel_version or '-'}  certifier {r.certifier_version}")
+    table = Table("Test", "Result", "Actual", "Required", show_lines=False)
+    for t in r.tests:
+        table.add_row(f"{t.test_case_name}\n[dim]{t.test_id}[/dim]", f"[{_STYLE[t.result]}]{t.result}[/]",
+                      t.actual_value, t.required_value)
+    console.print(table)
+    failed = [t.test_case_name for t in r.tests if t.result == "Failed"]
+    verdict = "[bold green]Pass[/]" if not failed else f"[bold red]Fail[/]: {', '.join(failed)}"
+    console.print(f"TestResult: {verdict}")
+
+
+def certify(
+    image: Annotated[str, typer.Argument(help="VHD file (path or file:// URL) or an http(s):// URL")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the report in the self-test JSON shape")] = False,
+    data_disk: Annotated[bool, typer.Option("--data-disk", help="certify as a data disk (no OS tests)")] = False,
+    approved_base: Annotated[bool, typer.Option("--approved-base",
+                                                help="built from an approved base (skips the first-MiB rule)")] = False,
+) -> None:
+    """Certify a VM disk image exactly as the marketplace will: exit 0 pass, 1 a test failed, 2 unreadable."""
+    console = Console()
+    try:
+        result = asyncio.run(_certify(_url(image), Profile(os_disk=not data_disk, approved_base=approved_base)))
+    except ImageError as exc:
+        if as_json:
+            typer.echo(json.dumps({"TestResult": "Fail", "Error": exc.message}))
+        else:
+            Console(stderr=True).print(f"[bold red]cannot read the image:[/] {exc.message}")
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    if as_json:
+        typer.echo(json.dumps(report.self_test_document(result), indent=2))
+    else:
+        _print(console, result)
+    raise typer.Exit(EXIT_PASS if result.test_result == "Pass" else EXIT_FAIL)

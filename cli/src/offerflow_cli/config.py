@@ -1,0 +1,71 @@
+"""Where the CLI finds the API: flags, then environment (both via Typer), then ``.run/endpoints.json``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENDPOINTS = Path(".run") / "endpoints.json"
+
+
+class ConfigError(Exception):
+    """A setting the command needs is missing (a usage error, exit 2)."""
+
+
+def find_endpoints(start: Path | None = None) -> Path | None:
+    """``.run/endpoints.json`` in the current directory or an ancestor, up to the repository root."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        candidate = d / ENDPOINTS
+        if candidate.is_file():
+            return candidate
+        if (d / ".git").exists():  # the repository root: do not pick up another checkout's stack
+            return None
+    return None
+
+
+def load_endpoints(start: Path | None = None) -> dict[str, Any]:
+    path = find_endpoints(start)
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@dataclass(frozen=True)
+class Config:
+    api_url: str | None
+    token: str | None
+    publisher: str | None
+    admin_token: str | None
+
+    @classmethod
+    def resolve(cls, api_url: str | None, token: str | None, publisher: str | None,
+                admin_token: str | None, start: Path | None = None) -> Config:
+        # `make up` users get everything from the file; anything given explicitly wins.
+        file: dict[str, Any] = {}
+        if None in (api_url, token, publisher, admin_token):
+            file = load_endpoints(start)
+
+        def pick(given: str | None, key: str) -> str | None:
+            value = given if given else file.get(key)
+            return str(value) if value else None
+
+        return cls(api_url=pick(api_url, "api_url"), token=pick(token, "token"),
+                   publisher=pick(publisher, "publisher"), admin_token=pick(admin_token, "admin_token"))
+
+    def need_api_url(self) -> str:
+        if not self.api_url:
+            raise ConfigError("No API URL: pass --api-url, set OFFERFLOW_API_URL, or run `make up` "
+                              "(which writes .run/endpoints.json).")
+        return self.api_url
+
+    def need_publisher(self) -> str:
+        if not self.publisher:
+            raise ConfigError("No publisher: pass --publisher or set OFFERFLOW_PUBLISHER.")
+        return self.publisher

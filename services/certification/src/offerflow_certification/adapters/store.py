@@ -1,0 +1,60 @@
+"""Port for stored certification reports: per run (what the run produced) and by image for reuse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from offerflow_shared.events import DiskReport
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    run_id: str
+    report: DiskReport
+
+
+class ReportStore(Protocol):
+    async def find(self, sha256: str, certifier_version: str, profile: str) -> StoredReport | None:
+        """A report made earlier for the same bytes by the same certifier for the same kind of disk."""
+        ...
+
+    async def save(self, *, offer_id: str, run_id: str, profile: str, report: DiskReport) -> None:
+        """Keep the report of this run; a freshly made one (not reused) also becomes reusable. Idempotent."""
+        ...
+
+
+@dataclass
+class MemoryReportStore:
+    reusable: dict[tuple[str, str, str], StoredReport] = field(default_factory=dict)
+    runs: dict[tuple[str, str, str, str], DiskReport] = field(default_factory=dict)
+
+    async def find(self, sha256: str, certifier_version: str, profile: str) -> StoredReport | None:
+        return self.reusable.get((sha256, certifier_version, profile))
+
+    async def save(self, *, offer_id: str, run_id: str, profile: str, report: DiskReport) -> None:
+        self.runs[(run_id, report.plan_id, report.image_version, report.disk)] = report
+        if report.sha256 and report.reused_from_run is None:
+            self.reusable.setdefault((report.sha256, report.certifier_version, profile),
+                                     StoredReport(run_id, report))
+
+
+class LateReportStore:
+    """Stands in for the PostgreSQL store until the worker's event loop has made the pool."""
+
+    def __init__(self) -> None:
+        self._target: ReportStore | None = None
+
+    def bind(self, target: ReportStore) -> None:
+        self._target = target
+
+    def _store(self) -> ReportStore:
+        if self._target is None:
+            raise RuntimeError("the report store is not ready (on_start has not run)")
+        return self._target
+
+    async def find(self, sha256: str, certifier_version: str, profile: str) -> StoredReport | None:
+        return await self._store().find(sha256, certifier_version, profile)
+
+    async def save(self, *, offer_id: str, run_id: str, profile: str, report: DiskReport) -> None:
+        await self._store().save(offer_id=offer_id, run_id=run_id, profile=profile, report=report)

@@ -1,0 +1,111 @@
+"""Lead sender into a database table: ``leadConfiguration.tableConnectionString`` → a ``leads`` table.
+
+PostgreSQL connection strings (``postgresql://user:password@host:port/database``) are supported; the table
+is created when missing. The lead id is the primary key, so a redelivered event inserts nothing twice.
+The password never appears in a message: errors name only host, port and database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from offerflow_packaging import lead_rules
+from offerflow_packaging.adapters.lead_http import TargetGuard
+from offerflow_packaging.adapters.leads import LeadRefused
+from offerflow_packaging.lead_rules import Lead, LeadConfigError
+
+CREATE = """
+CREATE TABLE IF NOT EXISTS leads (
+    lead_id      text PRIMARY KEY,
+    received_at  timestamptz NOT NULL DEFAULT now(),
+    offer_title  text NOT NULL,
+    lead_source  text NOT NULL,
+    action_code  text,
+    company      text,
+    country      text,
+    email        text,
+    first_name   text,
+    last_name    text,
+    phone        text,
+    title        text
+)
+"""
+INSERT = """
+INSERT INTO leads (lead_id, offer_title, lead_source, action_code, company, country, email, first_name,
+                   last_name, phone, title)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (lead_id) DO NOTHING
+"""
+
+
+def describe(dsn: str) -> tuple[str, int, str]:
+    """host, port, database of a PostgreSQL URL, or LeadConfigError saying what form is expected."""
+    try:
+        parts = urlsplit(dsn)
+        port = parts.port or 5432
+    except ValueError as exc:
+        raise LeadConfigError("leadConfiguration.tableConnectionString is not a valid connection URL") from exc
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+        raise LeadConfigError(
+            "leadConfiguration.tableConnectionString must be a PostgreSQL connection string "
+            "(postgresql://user:password@host:port/database)"
+        )
+    return parts.hostname, port, parts.path.lstrip("/") or "(default database)"
+
+
+class TableSender:
+    def __init__(self, guard: TargetGuard, timeout: float = 10.0) -> None:
+        self.guard = guard
+        self.timeout = timeout
+
+    async def send(self, lead: Lead, config: Mapping[str, Any]) -> str:
+        dsn = lead_rules.required(
+            dict(config), ("tableConnectionString", "connectionString"), "a PostgreSQL connection string"
+        )
+        host, port, database = describe(dsn)
+        shown = f"postgresql://{host}:{port}/{database} (table leads)"
+        await self.guard.check_host(host, port, shown)
+        try:
+            conn = await asyncpg.connect(dsn, timeout=self.timeout)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise LeadRefused(f"the lead database {shown} refused the connection: {_safe(exc, dsn)}") from exc
+        try:
+            await conn.execute(CREATE)
+            await conn.execute(
+                INSERT,
+                lead.lead_id,
+                lead.offer_title,
+                lead.lead_source,
+                lead.action_code,
+                lead.company,
+                lead.country,
+                lead.email,
+                lead.first_name,
+                lead.last_name,
+                lead.phone,
+                lead.title,
+            )
+        except asyncpg.PostgresError as exc:
+            raise LeadRefused(
+                f"the lead database {shown} refused the test lead: {_safe(exc, dsn)}; the user needs the right "
+                "to create and insert into the leads table"
+            ) from exc
+        finally:
+            await conn.close()
+        return shown
+
+
+def _safe(exc: BaseException, dsn: str) -> str:
+    """The error's text with the connection string's password (if any) masked, whatever the driver echoes."""
+    message = str(exc) or type(exc).__name__
+    try:
+        password = urlsplit(dsn).password
+    except ValueError:
+        password = None
+    if password:
+        message = message.replace(password, "***")
+    return message.replace(dsn, "<connection string>")[:300]

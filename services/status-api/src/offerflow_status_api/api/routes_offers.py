@@ -1,0 +1,176 @@
+"""Offer documents: list, get (by version and slot), create/update with If-Match, validation, add-version."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Header, Path, Response
+from fastapi.responses import JSONResponse
+
+from offerflow_shared.offer import OFFER_TYPE_ID
+from offerflow_shared.steps import StepId
+from offerflow_status_api import documents
+from offerflow_status_api.adapters.drafts import Draft, StaleETag
+from offerflow_status_api.api.deps import OfferId, PublisherId, Services, Version
+from offerflow_status_api.api.errors import ApiError
+from offerflow_status_api.commands import (
+    AddImageVersion,
+    FrozenFields,
+    ImageVersionConflict,
+    NotFound,
+    SaveDraft,
+)
+
+router = APIRouter(prefix="/api", tags=["offers"])
+
+
+def not_found(offer_id: str) -> ApiError:
+    return ApiError(404, "NotFound", f"Offer {offer_id} was not found.")
+
+
+def offer_json(draft: Draft, status: str, definition: dict[str, Any] | None = None,
+               version: int | None = None) -> dict[str, Any]:
+    return {"offerTypeId": draft.offer_type_id, "publisherId": draft.publisher_id, "id": draft.offer_id,
+            "version": draft.version if version is None else version, "status": status,
+            "definition": documents.for_response(draft.definition if definition is None else definition)}
+
+
+async def _status_of(s: Services, publisher_id: str, offer_id: str) -> str:
+    view = await s.commands.read_model.offer(publisher_id, offer_id)
+    return str((view or {}).get("status") or "neverPublished")
+
+
+async def _draft(s: Services, publisher_id: str, offer_id: str) -> Draft:
+    draft = await s.commands.drafts.get(publisher_id, offer_id)
+    if draft is None:
+        raise not_found(offer_id)
+    return draft
+
+
+@router.get("/offerTypes", summary="List offer types")
+async def offer_types(_: Version) -> list[dict[str, str]]:
+    return [{"offerTypeId": OFFER_TYPE_ID, "displayText": "Virtual Machine"}]
+
+
+@router.get("/publishers/{publisher_id}/offers", summary="List offers with their latest status")
+async def list_offers(publisher_id: PublisherId, _: Version, s: Services) -> list[dict[str, Any]]:
+    views = {o["offer_id"]: o for o in await s.commands.read_model.offers(publisher_id)}
+    out = []
+    for d in await s.commands.drafts.list(publisher_id):
+        v = views.get(d.offer_id) or {}
+        out.append({"offerTypeId": d.offer_type_id, "publisherId": publisher_id, "id": d.offer_id,
+                    "version": d.version, "status": v.get("status") or "neverPublished",
+                    "currentStep": v.get("current_step"),
+                    "stepSince": v["step_since"].isoformat() if v.get("step_since") else None,
+                    "definition": {"displayText": d.definition.get("displayText", d.offer_id)},
+                    "changedTime": v["changed_time"].isoformat() if v.get("changed_time") else None})
+    return out
+
+
+@router.get("/publishers/{publisher_id}/offers/{offer_id}", summary="Get the offer (draft)")
+async def get_offer(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
+                    response: Response) -> dict[str, Any]:
+    draft = await _draft(s, publisher_id, offer_id)
+    response.headers["ETag"] = draft.etag
+    return offer_json(draft, await _status_of(s, publisher_id, offer_id))
+
+
+@router.get("/publishers/{publisher_id}/offers/{offer_id}/versions/{version}", summary="Get a published version")
+async def get_version(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
+                      version: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+    draft = await _draft(s, publisher_id, offer_id)
+    found = await s.commands.read_model.version(publisher_id, offer_id, version)
+    if found is None:
+        raise ApiError(404, "NotFound", f"Offer {offer_id} has no published version {version}.")
+    return offer_json(draft, await _status_of(s, publisher_id, offer_id), found["definition"], version)
+
+
+@router.get("/publishers/{publisher_id}/offers/{offer_id}/slot/{slot_id}", summary="Get a slot")
+async def get_slot(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
+                   slot_id: Literal["Draft", "Preview", "Production"], response: Response) -> dict[str, Any]:
+    draft = await _draft(s, publisher_id, offer_id)
+    status = await _status_of(s, publisher_id, offer_id)
+    if slot_id == "Draft":
+        response.headers["ETag"] = draft.etag
+        return offer_json(draft, status)
+    version = await s.commands.read_model.slot_version(publisher_id, offer_id, slot_id)
+    found = await s.commands.read_model.version(publisher_id, offer_id, version) if version else None
+    if found is None:
+        raise ApiError(404, "NotFound", f"Offer {offer_id} never reached the {slot_id} slot.")
+    return offer_json(draft, status, found["definition"], found["version"])
+
+
+@router.put("/publishers/{publisher_id}/offers/{offer_id}", summary="Create or update the offer",
+            responses={201: {"description": "Created"}, 412: {"description": "Stale ETag"}})
+async def put_offer(
+    publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
+    body: Annotated[dict[str, Any], Body()],
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> JSONResponse:
+    if not if_match:
+        raise ApiError(400, "MissingIfMatch", "The If-Match header is required (an ETag, or * to overwrite).")
+    definition = body.get("definition")
+    if not isinstance(definition, dict):
+        raise ApiError(400, "BadRequest", "The body must be an offer with a 'definition' object.",
+                       [{"code": "required", "target": "/definition", "message": "definition is required"}])
+    for key, expected in (("id", offer_id), ("publisherId", publisher_id)):
+        if key in body and body[key] != expected:
+            raise ApiError(400, "BadRequest", f"'{key}' in the body ({body[key]!r}) differs from the URL.",
+                           [{"code": "mismatch", "target": f"/{key}", "message": f"must be {expected!r}"}])
+    problems = documents.format_problems(body)
+    if problems:
+        raise ApiError(400, "InvalidOffer", f"{len(problems)} field(s) are not valid.", documents.details(problems))
+    try:
+        draft, created = await s.commands.save_draft(SaveDraft(
+            publisher_id=publisher_id, offer_id=offer_id,
+            offer_type_id=str(body.get("offerTypeId") or OFFER_TYPE_ID), definition=definition,
+            if_match=if_match))
+    except StaleETag as exc:
+        await s.log.record(publisher_id, offer_id, "update", "refused: stale ETag", 412)
+        raise ApiError(412, "PreconditionFailed", "The offer was changed by someone else; GET it again, "
+                       "reapply your change and PUT with the new ETag.", retryable=False) from exc
+    except FrozenFields as exc:
+        await s.log.record(publisher_id, offer_id, "update", "refused: field fixed once live", 400, detail=str(exc))
+        raise ApiError(400, "FieldFixedOnceLive", "Some fields cannot change once the offer is live.",
+                       documents.details(exc.reasons)) from exc
+    await s.log.record(publisher_id, offer_id, "create" if created else "update", "accepted", 201 if created else 200)
+    return JSONResponse(offer_json(draft, await _status_of(s, publisher_id, offer_id)),
+                        status_code=201 if created else 200, headers={"ETag": draft.etag})
+
+
+@router.get("/publishers/{publisher_id}/offers/{offer_id}/validation",
+            summary="Every problem of the draft, each with the JSON pointer of its field")
+async def validation(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services) -> dict[str, Any]:
+    draft = await _draft(s, publisher_id, offer_id)
+    # Pointers are into the whole document (what the editor holds), like the 400s of PUT.
+    problems = documents.details(documents.publish_problems(draft.definition), prefix="/definition")
+    last = await s.commands.read_model.current_run(publisher_id, offer_id)
+    step: list[dict[str, Any]] = []
+    if last is not None:
+        step = [{**m.to_api(), "field": "/definition" + m.field}
+                for m in last.steps[StepId.VALIDATION].messages if m.field]
+    return {"problems": problems, "lastRun": {"runId": last.run_id if last else None, "messages": step}}
+
+
+@router.put("/publishers/{publisher_id}/offers/{offer_id}/plans/{plan_id}/versions/{version}",
+            summary="Add an image version to a plan (idempotent)",
+            responses={201: {"description": "Added"}, 409: {"description": "Exists with other content"}})
+async def add_version(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
+                      plan_id: Annotated[str, Path(min_length=1, max_length=50)],
+                      version: Annotated[str, Path(min_length=1, max_length=20, pattern=r"^[0-9][0-9.]*$")],
+                      body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
+    if not isinstance(body.get("osVhdUrl"), str) or not body["osVhdUrl"]:
+        raise ApiError(400, "BadRequest", "osVhdUrl is required.",
+                       [{"code": "required", "target": "/osVhdUrl", "message": "required"}])
+    try:
+        draft, created = await s.commands.add_image_version(AddImageVersion(
+            publisher_id=publisher_id, offer_id=offer_id, plan_id=plan_id, version=version, image=body))
+    except NotFound as exc:
+        raise ApiError(404, "NotFound", str(exc)) from exc
+    except ImageVersionConflict as exc:
+        await s.log.record(publisher_id, offer_id, "add-version", "refused: exists with other content", 409)
+        raise ApiError(409, "VersionExists", str(exc), retryable=False) from exc
+    await s.log.record(publisher_id, offer_id, "add-version", "added" if created else "unchanged",
+                       201 if created else 200, detail=f"{plan_id} {version}")
+    return JSONResponse(offer_json(draft, await _status_of(s, publisher_id, offer_id)),
+                        status_code=201 if created else 200, headers={"ETag": draft.etag})

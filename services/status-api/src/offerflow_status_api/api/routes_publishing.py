@@ -1,0 +1,190 @@
+"""Publishing: status, publish, go live, cancel, operations, certification reports, history, support."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from offerflow_shared.events import CertificationFailed, CertificationPassed, DiskReport
+from offerflow_shared.offer import OFFER_TYPE_ID
+from offerflow_status_api import rules
+from offerflow_status_api.api.deps import OfferId, PublisherId, Services, Version
+from offerflow_status_api.api.errors import API_VERSIONS, ApiError
+from offerflow_status_api.api.routes_offers import _draft, not_found
+from offerflow_status_api.commands import NotFound, OpenSupportRequest, Publish, Refused, parse_emails
+
+router = APIRouter(prefix="/api/publishers/{publisher_id}/offers/{offer_id}", tags=["publishing"])
+OperationId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def operation_location(pub: str, offer: str, run_id: str) -> str:
+    return f"/api/publishers/{pub}/offers/{offer}/operations/{run_id}?api-version={API_VERSIONS[0]}"
+
+
+def refused(exc: Refused) -> ApiError:
+    r = exc.refusal
+    return ApiError(exc.status, r.code, r.message, retryable=r.retryable)
+
+
+@router.get("/status", summary="Status of the offer's current publish operation")
+async def status(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services) -> dict[str, Any]:
+    await _draft(s, publisher_id, offer_id)
+    view = await s.commands.read_model.offer(publisher_id, offer_id)
+    if view and view.get("current_run_id"):
+        doc = await s.commands.read_model.run_document(publisher_id, offer_id, view["current_run_id"])
+        if doc:
+            return doc
+    return rules.status_document(None)
+
+
+class PublishMetadata(BaseModel):
+    notification_emails: str = Field(alias="notification-emails", min_length=1, max_length=2000)
+
+
+class PublishBody(BaseModel):
+    metadata: PublishMetadata
+
+
+@router.post("/publish", status_code=202, summary="Publish: start a new operation at step 1",
+             responses={202: {"description": "Accepted; Location names the operation"},
+                        409: {"description": "Another operation is running"}})
+async def publish(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
+                  body: Annotated[PublishBody, Body()]) -> Response:
+    valid, invalid = parse_emails(body.metadata.notification_emails)
+    if invalid or not valid:
+        raise ApiError(400, "BadRequest", "Some notification emails are not valid addresses.",
+                       [{"code": "invalidEmail", "target": "/metadata/notification-emails", "message": e}
+                        for e in invalid or ["no address given"]])
+    try:
+        run_id = await s.commands.publish(Publish(publisher_id=publisher_id, offer_id=offer_id,
+                                                  notification_emails=valid, requested_by=publisher_id))
+    except NotFound as exc:
+        raise not_found(offer_id) from exc
+    except Refused as exc:
+        await s.log.record(publisher_id, offer_id, "publish", "refused", exc.status, detail=exc.refusal.message)
+        raise refused(exc) from exc
+    await s.log.record(publisher_id, offer_id, "publish", "accepted", 202, run_id=run_id,
+                       detail="notification emails: " + ", ".join(valid))
+    return Response(status_code=202, headers={"Location": operation_location(publisher_id, offer_id, run_id)})
+
+
+@router.post("/golive", status_code=202, summary="Go live (only while waiting for publisher sign-off)",
+             responses={409: {"description": "Not at sign-off"}})
+async def go_live(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services) -> Response:
+    try:
+        run_id = await s.commands.go_live(publisher_id, offer_id, publisher_id)
+    except NotFound as exc:
+        raise not_found(offer_id) from exc
+    except Refused as exc:
+        await s.log.record(publisher_id, offer_id, "golive", "refused", exc.status, detail=exc.refusal.message)
+        raise refused(exc) from exc
+    await s.log.record(publisher_id, offer_id, "golive", "accepted", 202, run_id=run_id)
+    return Response(status_code=202, headers={"Location": operation_location(publisher_id, offer_id, run_id)})
+
+
+@router.post("/cancel", summary="Cancel at publisher sign-off; the offer returns to step 1",
+             responses={202: {"description": "Cancel recorded, not yet visible"},
+                        409: {"description": "Not at sign-off"}})
+async def cancel(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services) -> JSONResponse:
+    try:
+        run_id, done = await s.commands.cancel(publisher_id, offer_id, publisher_id)
+    except NotFound as exc:
+        raise not_found(offer_id) from exc
+    except Refused as exc:
+        await s.log.record(publisher_id, offer_id, "cancel", "refused", exc.status, detail=exc.refusal.message)
+        raise refused(exc) from exc
+    await s.log.record(publisher_id, offer_id, "cancel", "canceled" if done else "accepted", 200 if done else 202,
+                       run_id=run_id)
+    doc = await s.commands.read_model.run_document(publisher_id, offer_id, run_id) or {}
+    return JSONResponse(doc, status_code=200 if done else 202,
+                        headers={"Location": operation_location(publisher_id, offer_id, run_id)})
+
+
+@router.get("/submissions", summary="List operations, optionally filtered by state")
+async def submissions(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
+                      status_filter: Annotated[str | None, Query(alias="status", max_length=40)] = None
+                      ) -> list[dict[str, Any]]:
+    await _draft(s, publisher_id, offer_id)
+    out = []
+    for r in await s.commands.read_model.runs(publisher_id, offer_id):
+        state = "running" if r["status"] not in ("succeeded", "failed", "canceled") else r["status"]
+        if status_filter and status_filter not in (state, r["status"]):
+            continue
+        out.append({"id": r["run_id"], "offerId": offer_id, "offerVersion": r["offer_version"],
+                    "offerTypeId": OFFER_TYPE_ID, "publisherId": publisher_id,
+                    "submissionType": r["submission_type"], "submissionState": state, "status": r["status"],
+                    "publishingVersion": r["offer_version"], "slot": "staging",
+                    "definition": {"metadata": {"emails": r["emails"]}},
+                    "changedTime": r["updated_at"].isoformat()})
+    return out
+
+
+@router.get("/operations/{operation_id}", summary="Get one operation")
+async def operation(publisher_id: PublisherId, offer_id: OfferId, operation_id: OperationId, _: Version,
+                    s: Services) -> dict[str, Any]:
+    doc = await s.commands.read_model.run_document(publisher_id, offer_id, operation_id)
+    if doc is None:
+        raise ApiError(404, "NotFound", f"Operation {operation_id} was not found.")
+    return {**doc, "id": operation_id, "publishingVersion": doc.get("offerVersion")}
+
+
+def _self_test_shape(r: DiskReport) -> dict[str, Any]:
+    return {"planId": r.plan_id, "imageVersion": r.image_version, "disk": r.disk, "sha256": r.sha256,
+            "certifierVersion": r.certifier_version, "reusedFromRun": r.reused_from_run, "OSName": r.os_name,
+            "KernelVersion": r.kernel_version, "TestResult": r.test_result,
+            "Tests": [{"TestID": t.test_id, "TestCaseName": t.test_case_name, "Description": t.description,
+                       "Result": t.result, "ActualValue": t.actual_value, "RequiredValue": t.required_value}
+                      for t in r.tests]}
+
+
+@router.get("/operations/{operation_id}/certification", summary="The certification report of an operation")
+async def certification_report(publisher_id: PublisherId, offer_id: OfferId, operation_id: OperationId,
+                               _: Version, s: Services,
+                               plan: Annotated[str | None, Query(max_length=50)] = None) -> dict[str, Any]:
+    if await s.commands.read_model.run_document(publisher_id, offer_id, operation_id) is None:
+        raise ApiError(404, "NotFound", f"Operation {operation_id} was not found.")
+    env = await s.commands.read_model.run_event(
+        operation_id, (CertificationPassed.event_type, CertificationFailed.event_type))
+    if env is None:
+        raise ApiError(404, "NotFound", f"Operation {operation_id} has no certification report yet.")
+    event = env.event()
+    assert isinstance(event, CertificationPassed | CertificationFailed)
+    reports = [_self_test_shape(r) for r in event.reports if plan is None or r.plan_id == plan]
+    return {"runId": operation_id, "TestResult": "Pass" if isinstance(event, CertificationPassed) else "Fail",
+            "reports": reports}
+
+
+@router.get("/history", summary="Every command and its outcome, and every event, in time order")
+async def history(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services) -> list[dict[str, Any]]:
+    await _draft(s, publisher_id, offer_id)
+    commands = [{"time": c["at"].isoformat(), "kind": "command", "action": c["action"], "outcome": c["outcome"],
+                 "httpStatus": c["http_status"], "runId": c["run_id"], "detail": c["detail"]}
+                for c in await s.log.entries(publisher_id, offer_id)]
+    events = [{"time": e.occurred_at.isoformat(), "kind": "event", "action": e.event_type, "outcome": e.producer,
+               "runId": e.run_id, "detail": str(e.event_id)}
+              for e in await s.commands.read_model.history(publisher_id, offer_id)]
+    return sorted(commands + events, key=lambda x: x["time"])
+
+
+class SupportBody(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=10_000)
+    runId: str | None = Field(None, max_length=64)
+
+
+@router.post("/support", status_code=201, summary="Open a support request about an operation")
+async def open_support(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
+                       body: Annotated[SupportBody, Body()]) -> dict[str, Any]:
+    await _draft(s, publisher_id, offer_id)
+    try:
+        created = await s.commands.open_support_request(OpenSupportRequest(
+            publisher_id=publisher_id, offer_id=offer_id, run_id=body.runId, title=body.title,
+            description=body.description))
+    except NotFound as exc:
+        raise ApiError(404, "NotFound", str(exc)) from exc
+    await s.log.record(publisher_id, offer_id, "support", "opened", 201, run_id=created["runId"],
+                       detail=created["id"])
+    return created

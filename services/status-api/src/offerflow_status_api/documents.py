@@ -1,0 +1,40 @@
+"""What the API checks on an offer document: formats on write, fields frozen once live, secrets.
+
+A seam over the contract package's pure offer rules, so the routes read as the rules they apply.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from offerflow_shared import offer_rules
+from offerflow_shared.events import Reason
+
+
+def details(reasons: list[Reason], prefix: str = "") -> list[dict[str, Any]]:
+    return [{"code": r.code, "target": prefix + (r.field or ""), "field": prefix + (r.field or ""),
+             "message": r.message, "level": r.level} for r in reasons]
+
+
+def format_problems(document: dict[str, Any]) -> list[Reason]:
+    return [r for r in offer_rules.format_problems(document) if r.level == "error"]
+
+
+def frozen_field_problems(live: dict[str, Any] | None, new: dict[str, Any]) -> list[Reason]:
+    return [] if live is None else offer_rules.immutable_problems(live, new)
+
+
+def publish_problems(definition: dict[str, Any]) -> list[Reason]:
+    return offer_rules.publish_problems(definition, now=datetime.now(UTC))
+
+
+def for_response(definition: dict[str, Any]) -> dict[str, Any]:
+    """Secrets are write-only: they never leave the server."""
+    masked: dict[str, Any] = offer_rules.mask_secrets(definition)
+    return masked
+
+
+def keep_stored_secrets(new: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
+    merged: dict[str, Any] = new if stored is None else offer_rules.merge_secrets(new, stored)
+    return merged

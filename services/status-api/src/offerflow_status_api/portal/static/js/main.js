@@ -1,0 +1,51 @@
+// Boot and hash routing: #/offers, #/offers/{id}/{editor|status|compare}, #/signin.
+import * as session from "./session.js";
+import { h } from "./ui.js";
+import { renderSignIn } from "./views/signin.js";
+import { renderOffers } from "./views/offers.js";
+import { renderOffer } from "./views/offer.js";
+
+const main = document.getElementById("main");
+let cleanup = null;
+
+function account() {
+  const nav = document.getElementById("account");
+  const s = session.current();
+  nav.replaceChildren(...(s ? [
+    h("a", { href: "#/offers", class: "nav-link" }, "All offers"),
+    h("span", { class: "who" }, "Publisher ", h("strong", {}, s.publisher)),
+    h("button", { type: "button", class: "btn btn-quiet", onclick: () => { session.clear(); location.hash = "#/signin"; } }, "Sign out"),
+  ] : []));
+}
+
+async function route() {
+  const hash = location.hash || "#/offers";
+  if (!hash.startsWith("#/")) return; // an in-page anchor, not a route
+  if (cleanup) { cleanup(); cleanup = null; }
+  account();
+  const parts = hash.slice(2).split("/").map(decodeURIComponent);
+  if (!session.current() && parts[0] !== "signin") {
+    location.replace("#/signin?next=" + encodeURIComponent(hash.slice(1)));
+    return;
+  }
+  main.replaceChildren();
+  const view = h("div", { class: "view" });
+  main.append(view);
+  if (parts[0].startsWith("signin")) cleanup = renderSignIn(view);
+  else if (parts[0] === "offers" && parts[1]) cleanup = renderOffer(view, parts[1], parts[2] || "editor");
+  else cleanup = renderOffers(view);
+  // Move focus to the new page's heading so keyboard and screen-reader users land on it.
+  const heading = view.querySelector("h1");
+  if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
+  window.scrollTo(0, 0);
+}
+
+window.addEventListener("offerflow:unauthorized", () => {
+  session.clear();
+  if (!location.hash.startsWith("#/signin")) location.hash = "#/signin?expired=1";
+});
+
+session.takeFromFragment();
+document.querySelector(".skip").addEventListener("click", (e) => { e.preventDefault(); main.focus(); });
+window.addEventListener("hashchange", route);
+route();

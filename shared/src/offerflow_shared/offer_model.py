@@ -1,0 +1,303 @@
+"""The VM offer document as pydantic models, keyed by the original API's namespaced wire names.
+
+Every field is optional because a draft may be incomplete: the models enforce *formats* (id patterns,
+lengths, enums, types), never presence; presence is a publish rule (``offer_rules.publish_problems``).
+``extra="allow"`` everywhere, so keys we do not model survive a round trip verbatim, and ``strict``
+so that nothing is coerced (``"true"`` stays a type error instead of silently becoming ``True``)::
+
+    OfferDocument.model_validate(doc).model_dump(by_alias=True, exclude_unset=True) == doc
+
+Image version keys are semver ``X.Y.Z`` (no leading zeros) or dates ``YYYY.MM.DD`` (leading zeros, a
+real calendar date). Both are ordered by ``version_key``: three integers compared part by part, so dates
+order chronologically, any date sorts after every ordinary semver below 1000.0.0, and ``2024.01.05`` and
+``2024.1.5`` are the same version (reported as a duplicate when both appear).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from offerflow_shared.offer import COREVM, IMAGES_KEY, MARKETPLACE, VM
+
+LEGACY_IMAGES_KEY = VM + "vmImages"  # the 2017 API example's key; stages read IMAGES_KEY
+PRICING_KEY = "virtualMachinePricing"  # not namespaced in the original API
+LEAD_CONFIG_KEYS: dict[str, str] = {  # destination → its configuration object on the offer
+    "AzureTable": MARKETPLACE + "tableLeadConfiguration",
+    "AzureBlob": MARKETPLACE + "blobLeadConfiguration",
+    "SalesForce": MARKETPLACE + "salesForceLeadConfiguration",
+    "Dynamics": MARKETPLACE + "crmLeadConfiguration",
+    "HttpsEndpoint": MARKETPLACE + "httpsEndpointLeadConfiguration",
+    "Marketo": MARKETPLACE + "marketoLeadConfiguration",
+}
+GENERIC_LEAD_CONFIG_KEY = MARKETPLACE + "leadConfiguration"  # one object for any kind (what packaging reads)
+# Spellings of leadDestination, compared case-insensitively → the canonical name.
+LEAD_DESTINATIONS: dict[str, str] = {
+    "none": "None", "azuretable": "AzureTable", "table": "AzureTable", "azureblob": "AzureBlob",
+    "blob": "AzureBlob", "salesforce": "SalesForce", "dynamics": "Dynamics", "crm": "Dynamics",
+    "dynamicscrm": "Dynamics", "httpsendpoint": "HttpsEndpoint", "https": "HttpsEndpoint", "marketo": "Marketo",
+}
+
+OFFER_ID_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?")
+PLAN_ID_RE = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,48}[a-z0-9_])?")  # the UI allows underscores in SKU ids
+_SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
+_DATED = re.compile(r"(\d{4})\.(\d{2})\.(\d{2})")
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_EMAIL = re.compile(r"[^@\s\"<>]+@[^@\s\"<>]+\.[^@\s\"<>.]+")
+_VM_SIZE = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
+_REGION = re.compile(r"[A-Z]{2}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_CORE_KEY = re.compile(r"sharedcore|[1-9]\d*core")
+
+
+def is_offer_id(value: str) -> bool:
+    return OFFER_ID_RE.fullmatch(value) is not None
+
+
+def is_url(value: str, schemes: tuple[str, ...] = ("https", "http")) -> bool:
+    """Absolute, no whitespace, a host for http(s) and a path for file."""
+    if any(c.isspace() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        _ = parts.port
+    except ValueError:
+        return False
+    if parts.scheme.lower() not in schemes:
+        return False
+    return bool(parts.path) if parts.scheme.lower() == "file" else bool(parts.hostname)
+
+
+def is_guid(value: str) -> bool:
+    return _GUID.fullmatch(value) is not None
+
+
+def is_image_version(value: str) -> bool:
+    if _SEMVER.fullmatch(value):
+        return True
+    m = _DATED.fullmatch(value)
+    if not m:
+        return False
+    try:
+        date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return False
+    return True
+
+
+def version_key(value: str) -> tuple[int, int, int]:
+    """Numeric order of a valid image version (see the module docstring); invalid ones sort first."""
+    parts = value.split(".")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return (-1, -1, -1)
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def _rule(code: str, message: str, ok: Callable[[Any], bool]) -> AfterValidator:
+    def check(value: Any) -> Any:
+        if not ok(value):
+            raise PydanticCustomError(code, message)
+        return value
+
+    return AfterValidator(check)
+
+
+def _blank_or(ok: Callable[[str], bool]) -> Callable[[str], bool]:
+    return lambda v: v == "" or ok(v)  # the original API returns "" for unset optional text
+
+
+OfferId = Annotated[str, _rule("invalid_id", "Offer ID: at most 50 lowercase letters, digits and '-', "
+                               "not ending with '-'.", is_offer_id)]
+PlanId = Annotated[str, _rule("invalid_id", "Plan ID: at most 50 lowercase letters, digits, '-' and '_', "
+                              "not ending with '-'.", lambda v: PLAN_ID_RE.fullmatch(v) is not None)]
+Url = Annotated[str, _rule("invalid_url", "Must be an absolute http(s) URL.", _blank_or(is_url))]
+ArtifactUrl = Annotated[str, _rule("invalid_url", "Must be an absolute https, http or file URL.",
+                                   _blank_or(lambda v: is_url(v, ("https", "http", "file"))))]
+Email = Annotated[str, _rule("invalid_email", "Must be an email address.",
+                             _blank_or(lambda v: _EMAIL.fullmatch(v) is not None))]
+Guid = Annotated[str, _rule("invalid_guid", "Must be a GUID such as 6d8f2e3a-1b2c-4d5e-8f90-123456789abc.",
+                            is_guid)]
+ImageVersion = Annotated[str, _rule("invalid_version", "Image versions are X.Y.Z (semver, no leading zeros) "
+                                    "or a date YYYY.MM.DD.", is_image_version)]
+VmSize = Annotated[str, _rule("invalid_vm_size", "VM sizes look like 'd2s-standard-v3'.",
+                              lambda v: _VM_SIZE.fullmatch(v) is not None)]
+Region = Annotated[str, _rule("invalid_region", "Regions are ISO 3166 alpha-2 codes such as 'US'.",
+                              lambda v: _REGION.fullmatch(v) is not None)]
+Currency = Annotated[str, _rule("invalid_currency", "Currency is an ISO 4217 code such as 'USD'.",
+                                lambda v: _CURRENCY.fullmatch(v) is not None)]
+LeadDestination = Annotated[str, _rule(
+    "invalid_enum", "Lead destination is one of None, AzureTable, SalesForce, Dynamics, HttpsEndpoint, Marketo "
+    "(AzureBlob is accepted but deprecated).", lambda v: v.strip().lower() in LEAD_DESTINATIONS)]
+Price = Annotated[float, Field(ge=0)]
+
+
+Text50 = Annotated[str, StringConstraints(max_length=50)]
+Text100 = Annotated[str, StringConstraints(max_length=100)]
+Text256 = Annotated[str, StringConstraints(max_length=256)]
+Text3000 = Annotated[str, StringConstraints(max_length=3000)]
+
+
+def _core_keys(value: dict[str, float]) -> dict[str, float]:
+    bad = [k for k in value if not _CORE_KEY.fullmatch(k)]
+    if bad:
+        raise PydanticCustomError("invalid_price_key", "Per-size prices are keyed 'sharedcore', '1core', '2core', …")
+    return value
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class LunVhd(Open):
+    lun: Annotated[int, Field(ge=0, le=63)] | None = None
+    lunVhdUrl: ArtifactUrl | None = None
+
+
+class VmImage(Open):
+    """One disk version: the OS disk and the data disks (one per LUN)."""
+
+    osVhdUrl: ArtifactUrl | None = None
+    lunVhdDetails: Annotated[list[LunVhd], Field(max_length=16)] | None = None
+    label: str | None = None
+    mediaName: str | None = None
+    publishedDate: str | None = None
+    description: str | None = None
+    showInGui: bool | None = None
+
+
+class CoreMultiplier(Open):
+    currency: Currency | None = None
+    single: Price | None = None  # one price per core and hour
+    individually: Annotated[dict[str, Price], AfterValidator(_core_keys)] | None = None
+
+
+class VirtualMachinePricing(Open):
+    isByol: bool | None = None
+    freeTrialDurationInMonths: Literal[0, 1, 3] | None = None
+    coreMultiplier: CoreMultiplier | None = None
+
+
+ImageVersions = Annotated[dict[ImageVersion, VmImage], Field(max_length=8)]
+
+
+class Plan(Open):
+    """A SKU. Its VM-specific keys are ``microsoft-azure-virtualmachines.*``, its disks ``…corevm.*``."""
+
+    planId: PlanId | None = None
+    skuTitle: Text50 | None = Field(None, alias=VM + "skuTitle")
+    skuSummary: Text100 | None = Field(None, alias=VM + "skuSummary")
+    skuDescription: Text3000 | None = Field(None, alias=VM + "skuDescription")
+    hideSKU: bool | None = Field(None, alias=VM + "hideSKUForSolutionTemplate")
+    cloudAvailability: list[Literal["PublicAzure", "Fairfax", "Mooncake", "Blackforest"]] | None = Field(
+        None, alias=VM + "cloudAvailability")
+    regions: list[Region] | None = None
+    pricing: VirtualMachinePricing | None = Field(None, alias=PRICING_KEY)
+    osFamily: Literal["Windows", "Linux"] | None = Field(None, alias=VM + "operatingSystemFamily")
+    windowsOsType: str | None = Field(None, alias=VM + "windowsOSType")
+    osType: str | None = Field(None, alias=VM + "osType")
+    osFriendlyName: Text100 | None = Field(None, alias=VM + "operationSystem")
+    vmSizes: Annotated[list[VmSize], Field(max_length=6)] | None = Field(None, alias=VM + "recommendedVMSizes")
+    openPorts: list[Any] | None = Field(None, alias=VM + "openPorts")
+    images: ImageVersions | None = Field(None, alias=IMAGES_KEY)
+    legacyImages: ImageVersions | None = Field(None, alias=LEGACY_IMAGES_KEY)
+    architecture: Literal["x64", "Arm64"] | None = Field(None, alias=COREVM + "vmImagesArchitecture")
+    diskGenerations: list[Plan] | None = None  # e.g. a Gen2 variant: its own planId, same image keys
+
+
+class UsefulLink(Open):
+    linkTitle: Text100 | None = None
+    linkUrl: Url | None = None
+
+
+class Category(Open):
+    """``{"categoryL1": "analytics", "categoryL2-analytics": [...]}``: the sub-key is named after the L1."""
+
+    categoryL1: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+
+
+class LeadConfiguration(Open):
+    """Every kind's settings in one shape; which ones are required depends on the destination."""
+
+    connectionString: str | None = None  # AzureTable / AzureBlob (secret)
+    containerName: str | None = None  # AzureBlob
+    objectIdentifier: str | None = None  # SalesForce web-to-lead OID
+    authenticationType: Literal["azureAD", "office365"] | None = None  # Dynamics
+    instanceUrl: Url | None = None  # Dynamics
+    applicationId: Guid | None = None  # Dynamics, azureAD
+    directoryId: Guid | None = None  # Dynamics, azureAD
+    applicationKey: str | None = None  # Dynamics, azureAD (secret)
+    userName: str | None = None  # Dynamics, office365
+    password: str | None = None  # Dynamics, office365 (secret)
+    httpsEndpointUrl: str | None = None  # HttpsEndpoint (secret: it embeds a signature)
+    serverId: str | None = None  # Marketo
+    munchkinId: str | None = None  # Marketo
+    formId: str | None = None  # Marketo
+
+
+def _m(name: str) -> Any:
+    return Field(None, alias=MARKETPLACE + name)
+
+
+class OfferSettings(Open):
+    """The offer's marketplace content, artifacts, leads, legal and support (``microsoft-azure-marketplace.*``)."""
+
+    title: Text50 | None = _m("title")
+    summary: Text100 | None = _m("summary")
+    longSummary: Text256 | None = _m("longSummary")
+    description: Text3000 | None = _m("description")
+    cspOfferOptIn: bool | None = _m("cspOfferOptIn")
+    marketingId: Text50 | None = _m("offerMarketingUrlIdentifier")
+    allowedSubscriptions: Annotated[list[Guid], Field(max_length=100)] | None = _m("allowedSubscriptions")
+    usefulLinks: list[UsefulLink] | None = _m("usefulLinks")
+    categoryMap: Annotated[list[Category], Field(max_length=2)] | None = _m("categoryMap")
+    smallLogo: ArtifactUrl | None = _m("smallLogo")
+    mediumLogo: ArtifactUrl | None = _m("mediumLogo")
+    largeLogo: ArtifactUrl | None = _m("largeLogo")
+    wideLogo: ArtifactUrl | None = _m("wideLogo")
+    heroLogo: ArtifactUrl | None = _m("heroLogo")
+    screenshots: Annotated[list[Any], Field(max_length=5)] | None = _m("screenshots")
+    videos: list[Any] | None = _m("videos")
+    leadDestination: LeadDestination | None = _m("leadDestination")
+    tableLead: LeadConfiguration | None = _m("tableLeadConfiguration")
+    blobLead: LeadConfiguration | None = _m("blobLeadConfiguration")
+    salesForceLead: LeadConfiguration | None = _m("salesForceLeadConfiguration")
+    crmLead: LeadConfiguration | None = _m("crmLeadConfiguration")
+    httpsEndpointLead: LeadConfiguration | None = _m("httpsEndpointLeadConfiguration")
+    marketoLead: LeadConfiguration | None = _m("marketoLeadConfiguration")
+    leadConfiguration: LeadConfiguration | None = _m("leadConfiguration")
+    privacyURL: Url | None = _m("privacyURL")
+    useEnterpriseContract: bool | None = _m("useEnterpriseContract")
+    termsOfUse: str | None = _m("termsOfUse")
+    termsOfUseURL: Url | None = _m("termsOfUseURL")
+    publisherDisplayName: Text100 | None = _m("publisherDisplayName")
+    engineeringContactName: Text100 | None = _m("engineeringContactName")
+    engineeringContactEmail: Email | None = _m("engineeringContactEmail")
+    engineeringContactPhone: Text50 | None = _m("engineeringContactPhone")
+    supportContactName: Text100 | None = _m("supportContactName")
+    supportContactEmail: Email | None = _m("supportContactEmail")
+    supportContactPhone: Text50 | None = _m("supportContactPhone")
+    publicAzureSupportUrl: Url | None = _m("publicAzureSupportUrl")
+    fairfaxSupportUrl: Url | None = _m("fairfaxSupportUrl")
+
+
+class Definition(Open):
+    displayText: Text100 | None = None
+    offer: OfferSettings | None = None
+    plans: list[Plan] | None = None
+
+
+class OfferDocument(Open):
+    """The body of ``PUT /offers/{offerId}`` and of ``GET``: ``version`` and ``id`` are the server's."""
+
+    offerTypeId: Literal["microsoft-azure-virtualmachines"] | None = None
+    publisherId: str | None = None
+    id: str | None = None
+    version: int | None = None
+    definition: Definition | None = None
+

@@ -1,0 +1,198 @@
+"""The offers API against the real stack: every endpoint of the reference table and each error code."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from stack import Stack, create_publisher
+
+from tests.e2e.client import Api, V, offer_doc, unique
+from tests.images.builder import build_linux_vhd
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def api(stack: Stack, e2e_token: str) -> Api:
+    return Api(stack.api_url, e2e_token)
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> Path:
+    return build_linux_vhd(tmp_path / "os.vhd")
+
+
+def test_every_call_needs_a_known_api_version(api: Api) -> None:
+    for params in ({}, {"api-version": "2016-01-01"}):
+        r = api.http.get("/api/offerTypes", params=params)
+        assert r.status_code == 400
+        assert r.json()["error"]["code"] == "InvalidAPIVersion"
+        assert "2017-10-31" in r.json()["error"]["message"]
+    assert api.http.get("/api/offerTypes", params=V).json()[0]["offerTypeId"] == "microsoft-azure-virtualmachines"
+
+
+def test_no_token_is_401_and_a_revoked_token_stops_at_once(stack: Stack, image: Path) -> None:
+    assert httpx.get(f"{stack.api_url}/api/publishers/e2e/offers", params=V).status_code == 401
+    bad = httpx.get(f"{stack.api_url}/api/publishers/e2e/offers", params=V,
+                    headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401 and bad.json()["error"]["code"] == "Unauthorized"
+    token = create_publisher(stack, "revokee")
+    admin = {"Authorization": f"Bearer {stack.admin_token}"}
+    mine = Api(stack.api_url, token, publisher="revokee")
+    assert mine.http.get("/api/publishers/revokee/offers", params=V).status_code == 200
+    tokens = httpx.get(f"{stack.api_url}/admin/publishers/revokee/tokens", headers=admin).json()
+    assert all("token" not in t for t in tokens)
+    for t in tokens:
+        httpx.delete(f"{stack.api_url}/admin/tokens/{t['id']}", headers=admin)
+    assert mine.http.get("/api/publishers/revokee/offers", params=V).status_code == 401
+
+
+def test_another_publishers_offers_are_404_never_403(stack: Stack, api: Api, image: Path) -> None:
+    offer = unique("private")
+    assert api.put(offer, offer_doc(image)).status_code == 201
+    other = Api(stack.api_url, create_publisher(stack, "intruder"), publisher="e2e")
+    for method, suffix, body in (("GET", "", None), ("GET", "/status", None), ("GET", "/history", None),
+                                 ("POST", "/publish", {"metadata": {"notification-emails": "x@y.example"}}),
+                                 ("POST", "/cancel", {}), ("POST", "/golive", {}), ("GET", "/validation", None)):
+        r = other.http.request(method, api.offer_url(offer, suffix), params=V, json=body)
+        assert r.status_code == 404, (suffix, r.text)
+    assert other.http.get("/api/publishers/e2e/offers", params=V).status_code == 404
+    missing = other.http.get(other.offer_url("no-such-offer"), params=V)
+    assert missing.status_code == 404 and missing.json() == other.http.get(
+        other.offer_url(offer), params=V).json()  # same answer whether or not it exists
+
+
+def test_put_needs_if_match_and_rejects_stale_etags(api: Api, image: Path) -> None:
+    offer = unique("etag")
+    doc = offer_doc(image)
+    r = api.http.put(api.offer_url(offer), params=V, json=doc)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "MissingIfMatch"
+    created = api.put(offer, doc)
+    assert created.status_code == 201
+    assert created.json()["status"] == "neverPublished" and created.json()["version"] == 1
+    etag = created.headers["ETag"]
+    got = api.http.get(api.offer_url(offer), params=V)
+    assert got.headers["ETag"] == etag
+    doc["definition"]["displayText"] = "Renamed"
+    first = api.put(offer, doc, if_match=etag)
+    assert first.status_code == 200 and first.headers["ETag"] != etag
+    stale = api.put(offer, doc, if_match=etag)
+    assert stale.status_code == 412 and stale.json()["error"]["code"] == "PreconditionFailed"
+    assert api.put(offer, doc, if_match="*").status_code == 200  # last writer wins
+
+
+def test_round_trip_keeps_unknown_keys_verbatim(api: Api, image: Path) -> None:
+    offer = unique("roundtrip")
+    doc = offer_doc(image)
+    doc["definition"]["offer"]["contoso-extension.customThing"] = {"nested": [1, 2, {"a": None}]}
+    doc["definition"]["plans"][0]["vendor.flag"] = True
+    api.put(offer, doc)
+    back = api.http.get(api.offer_url(offer), params=V).json()
+    assert back["definition"]["offer"]["contoso-extension.customThing"] == {"nested": [1, 2, {"a": None}]}
+    assert back["definition"]["plans"][0]["vendor.flag"] is True
+    assert api.put(offer, back).status_code == 200  # any document we returned is accepted
+
+
+def test_bad_fields_are_400_naming_each_field(api: Api, image: Path) -> None:
+    doc = offer_doc(image)
+    doc["definition"]["offer"]["microsoft-azure-marketplace.title"] = "x" * 51
+    doc["definition"]["plans"][0]["planId"] = "Bad Plan!"
+    r = api.put(unique("badfields"), doc)
+    assert r.status_code == 400
+    targets = {d["target"] for d in r.json()["error"]["details"]}
+    assert "/definition/offer/microsoft-azure-marketplace.title" in targets
+    assert "/definition/plans/0/planId" in targets
+    bad_id = api.http.put(api.offer_url("Bad_Offer-"), params=V, json=doc, headers={"If-Match": "*"})
+    assert bad_id.status_code == 400
+
+
+def test_publish_validates_emails_and_answers_202_with_the_operation(api: Api, image: Path) -> None:
+    offer = unique("emails")
+    api.put(offer, offer_doc(image))
+    for body in ({}, {"metadata": {}}, {"metadata": {"notification-emails": "not-an-address"}}):
+        r = api.http.post(api.offer_url(offer, "/publish"), params=V, json=body)
+        assert r.status_code == 400, body
+        assert "error" in r.json()
+    r = api.publish(offer, "a@x.example,b@y.example")
+    assert r.status_code == 202
+    location = r.headers["Location"]
+    op = api.http.get(location)
+    assert op.status_code == 200 and op.json()["id"] in location
+    assert api.http.post(api.offer_url("never-created", "/publish"), params=V,
+                         json={"metadata": {"notification-emails": "a@x.example"}}).status_code == 404
+
+
+def test_parallel_publishes_start_exactly_one_operation(api: Api, image: Path) -> None:
+    offer = unique("parallel")
+    api.put(offer, offer_doc(image))
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        codes = sorted(pool.map(lambda _: Api(str(api.http.base_url), api.http.headers["Authorization"][7:])
+                                .publish(offer).status_code, range(8)))
+    assert codes == [202] + [409] * 7
+    running = api.http.get(api.offer_url(offer, "/submissions"), params={**V, "status": "running"}).json()
+    assert len(running) <= 1
+    refused = api.publish(offer)
+    assert refused.status_code == 409
+    err = refused.json()["error"]
+    assert err["code"] == "OperationInProgress" and err["retryable"] is True
+    assert api.wait_status(offer, lambda d: d["status"] in ("waitingForPublisherReview", "failed"))
+    ops = api.http.get(api.offer_url(offer, "/submissions"), params=V).json()
+    assert len(ops) == 1
+
+
+def test_versions_slots_history_and_submissions(api: Api, image: Path) -> None:
+    offer = unique("slots")
+    api.put(offer, offer_doc(image))
+    for slot in ("Preview", "Production"):
+        assert api.http.get(api.offer_url(offer, f"/slot/{slot}"), params=V).status_code == 404
+    assert api.http.get(api.offer_url(offer, "/slot/Draft"), params=V).status_code == 200
+    assert api.http.get(api.offer_url(offer, "/slot/Nope"), params=V).status_code == 400
+    api.publish(offer)
+    doc = api.wait_status(offer, lambda d: d["status"] == "waitingForPublisherReview")
+    version = doc["offerVersion"]
+    preview = api.http.get(api.offer_url(offer, "/slot/Preview"), params=V)
+    assert preview.status_code == 200 and preview.json()["version"] == version
+    assert api.http.get(api.offer_url(offer, "/slot/Production"), params=V).status_code == 404
+    assert api.http.get(api.offer_url(offer, f"/versions/{version}"), params=V).status_code == 200
+    assert api.http.get(api.offer_url(offer, "/versions/999"), params=V).status_code == 404
+    assert api.post(offer, "golive").status_code == 202
+    api.wait_status(offer, lambda d: d["status"] == "succeeded")
+    assert api.http.get(api.offer_url(offer, "/slot/Production"), params=V).status_code == 200
+    history = api.http.get(api.offer_url(offer, "/history"), params=V).json()
+    actions = [h["action"] for h in history if h["kind"] == "command"]
+    assert actions[:3] == ["create", "publish", "golive"]
+    events = {h["action"] for h in history if h["kind"] == "event"}
+    assert {"offer.publish_requested", "offer.preview_ready", "offer.went_live"} <= events
+    subs = api.http.get(api.offer_url(offer, "/submissions"), params=V).json()
+    assert subs[0]["submissionState"] == "succeeded"
+    assert api.http.get(api.offer_url(offer, "/submissions"), params={**V, "status": "running"}).json() == []
+
+
+def test_add_version_is_idempotent(api: Api, image: Path, tmp_path: Path) -> None:
+    offer = unique("addver")
+    api.put(offer, offer_doc(image))
+    url = api.offer_url(offer, "/plans/standard/versions/1.0.1")
+    body: dict[str, Any] = {"osVhdUrl": image.as_uri(), "lunVhdDetails": []}
+    first = api.http.put(url, params=V, json=body)
+    assert first.status_code == 201
+    again = api.http.put(url, params=V, json=body)
+    assert again.status_code == 200 and again.headers["ETag"] == first.headers["ETag"]
+    conflict = api.http.put(url, params=V, json={**body, "osVhdUrl": (tmp_path / "other.vhd").as_uri()})
+    assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "VersionExists"
+    plan = api.http.get(api.offer_url(offer), params=V).json()["definition"]["plans"][0]
+    assert set(plan["microsoft-azure-corevm.vmImagesPublicAzure"]) == {"1.0.0", "1.0.1"}
+    assert api.http.put(api.offer_url(offer, "/plans/nope/versions/1.0.0"), params=V, json=body).status_code == 404
+
+
+def test_openapi_is_served(api: Api) -> None:
+    spec = api.http.get("/openapi.json").json()
+    paths = spec["paths"]
+    for p in ("/api/publishers/{publisher_id}/offers/{offer_id}/publish",
+              "/api/publishers/{publisher_id}/offers/{offer_id}/slot/{slot_id}",
+              "/api/publishers/{publisher_id}/offers/{offer_id}/operations/{operation_id}"):
+        assert p in paths
+    assert api.http.get("/docs").status_code == 200
