@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -67,6 +68,8 @@ class Stack:
     ports: Ports = field(default_factory=Ports)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     admin_token: str = field(default_factory=lambda: "ofa_" + secrets.token_urlsafe(24))
+    # A Fernet key (32 url-safe base64 bytes) sealing lead credentials between status-api and packaging.
+    secrets_key: str = field(default_factory=lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -95,6 +98,7 @@ class Stack:
             "OFFERFLOW_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "OFFERFLOW_DATABASE_DSN": self.dsn,
             "OFFERFLOW_PUBLIC_URL": self.api_url,
+            "OFFERFLOW_SECRETS_KEY": self.secrets_key,
             "OFFERFLOW_KAFKA_PORT": str(p.kafka),
             "OFFERFLOW_KAFKA_CONTROLLER_PORT": str(p.kafka_controller),
             "OFFERFLOW_KAFKA_RUN_DIR": str(self.run_dir / "kafka"),

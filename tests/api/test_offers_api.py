@@ -196,3 +196,111 @@ def test_openapi_is_served(api: Api) -> None:
               "/api/publishers/{publisher_id}/offers/{offer_id}/operations/{operation_id}"):
         assert p in paths
     assert api.http.get("/docs").status_code == 200
+
+
+def test_lead_secrets_are_write_only_and_never_in_clear_in_events(api: Api, image: Path, stack: Stack) -> None:
+    import json as _json
+
+    import asyncpg  # type: ignore[import-untyped]
+    import asyncio
+
+    offer = unique("secret")
+    planted = "https://leads.example.com/hook?sig=PLANTED-" + unique("s")
+    doc = offer_doc(image)
+    lead = "microsoft-azure-marketplace.httpsEndpointLeadConfiguration"
+    doc["definition"]["offer"]["microsoft-azure-marketplace.leadDestination"] = "HttpsEndpoint"
+    doc["definition"]["offer"][lead] = {"httpsEndpointUrl": planted}
+    assert api.put(offer, doc).status_code == 201
+    got = api.http.get(api.offer_url(offer), params=V).json()
+    assert got["definition"]["offer"][lead]["httpsEndpointUrl"] == "********"
+    # Sending the placeholder back keeps the stored secret (a GET → PUT round trip loses nothing).
+    assert api.put(offer, got).status_code == 200
+
+    async def archived() -> str:
+        conn = await asyncpg.connect(stack.dsn)
+        try:
+            rows = await conn.fetch("SELECT payload FROM event_archive WHERE offer_id = $1", offer)
+            drafts = await conn.fetch("SELECT definition FROM drafts WHERE offer_id = $1", offer)
+            return _json.dumps([r["payload"] for r in rows] + [d["definition"] for d in drafts])
+        finally:
+            await conn.close()
+
+    import time
+
+    deadline = time.monotonic() + 20
+    text = asyncio.run(archived())
+    while "sealed:v1:" not in text and time.monotonic() < deadline:
+        time.sleep(0.3)
+        text = asyncio.run(archived())
+    assert "sealed:v1:" in text
+    assert planted not in text and "PLANTED" not in text
+    assert "PLANTED" not in api.http.get(api.offer_url(offer, "/history"), params=V).text
+
+
+def test_a_broken_offer_reports_every_problem_at_once(api: Api, image: Path) -> None:
+    from datetime import UTC, datetime
+
+    from tests.offers.factory import broken_offer
+
+    doc, expected = broken_offer(image.as_uri(), image.parent / "broken-assets", now=datetime.now(UTC))
+    r = api.put(unique("broken"), doc)
+    assert r.status_code == 400  # formats are refused on write, all at once
+    refused = {(d["target"], d["code"]) for d in r.json()["error"]["details"]}
+    assert refused and refused <= {("/definition" + f, c) for f, c in expected}
+
+    # A draft may be incomplete; publishing it reports every missing piece at once, next to its field.
+    m = "microsoft-azure-marketplace."
+    draft = offer_doc(image)
+    offer_fields = draft["definition"]["offer"]
+    for key in ("title", "summary", "privacyURL"):
+        del offer_fields[m + key]
+    offer_fields[m + "allowedSubscriptions"] = []
+    expected_now = {(f"/offer/{m}title", "required"), (f"/offer/{m}summary", "required"),
+                    (f"/offer/{m}privacyURL", "required"), (f"/offer/{m}allowedSubscriptions", "too_few")}
+    offer = unique("incomplete")
+    assert api.put(offer, draft).status_code == 201
+    problems = api.http.get(api.offer_url(offer, "/validation"), params=V).json()["problems"]
+    assert {("/definition" + f, c) for f, c in expected_now} <= {(p["field"], p["code"]) for p in problems}
+    api.publish(offer)
+    status = api.wait_status(offer, lambda d: d["status"] == "failed")
+    step = next(s for s in status["steps"] if s["id"] == "displaydummycertify")
+    assert step["status"] == "failed"
+    assert {(msg.get("field"), msg.get("code")) for msg in step["messages"]} >= expected_now
+
+
+def test_fields_fixed_once_live_are_refused_with_the_field_named(api: Api, image: Path) -> None:
+    offer = unique("frozen")
+    doc = offer_doc(image)
+    api.put(offer, doc)
+    api.publish(offer)
+    api.wait_status(offer, lambda d: d["status"] == "waitingForPublisherReview")
+    api.post(offer, "golive")
+    api.wait_status(offer, lambda d: d["status"] == "succeeded")
+    changed = api.http.get(api.offer_url(offer), params=V).json()
+    changed["definition"]["plans"][0]["planId"] = "renamed"
+    r = api.put(offer, changed)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "FieldFixedOnceLive"
+    assert any("plan" in d["target"] for d in r.json()["error"]["details"])
+    history = api.http.get(api.offer_url(offer, "/history"), params=V).json()
+    assert any(h["kind"] == "command" and h["outcome"].startswith("refused") for h in history)
+
+
+def test_support_request_and_certification_report(api: Api, tmp_path: Path) -> None:
+    from tests.images.builder import build_variant
+
+    offer = unique("support")
+    api.put(offer, offer_doc(build_variant(tmp_path / "dyn.vhd", "dynamic")))
+    op = api.publish(offer).headers["Location"]
+    status = api.wait_status(offer, lambda d: d["status"] == "failed")
+    report = api.http.get(op.split("?")[0] + "/certification", params=V)
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert body["TestResult"] == "Fail"
+    tests = body["reports"][0]["Tests"]
+    assert any(t["Result"] == "Failed" for t in tests)
+    assert {"TestID", "TestCaseName", "Description", "Result", "ActualValue", "RequiredValue"} <= set(tests[0])
+    r = api.http.post(api.offer_url(offer, "/support"), params=V,
+                      json={"title": "Certification fails", "description": "Please help"})
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert created["step"] == "displaycertify" and created["runId"] == status["runId"] and created["messages"]

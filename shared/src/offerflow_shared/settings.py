@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,3 +13,8 @@ class CommonSettings(BaseSettings):
     database_dsn: str = "postgresql://offerflow:offerflow@127.0.0.1:55432/offerflow"
     log_level: str = Field("INFO", pattern=r"(?i)^(debug|info|warning|error)$")
     public_url: str = "http://127.0.0.1:8080"
+    # Fernet key that seals lead credentials in events and tables (status-api and packaging only).
+    secrets_key: SecretStr | None = None
+
+    def secrets_key_value(self) -> str | None:
+        return self.secrets_key.get_secret_value() if self.secrets_key else None

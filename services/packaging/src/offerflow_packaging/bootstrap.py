@@ -12,6 +12,7 @@ from offerflow_packaging.adapters.pages import LocalPageStore
 from offerflow_packaging.settings import Settings
 from offerflow_shared import logs
 from offerflow_shared.runtime import Dispatcher, Sink
+from offerflow_shared.secrets import SecretBox
 from offerflow_shared.worker import FaustSink, run
 
 
@@ -37,7 +38,8 @@ def build_leads(settings: Settings) -> LeadRouter:
 
 def build(settings: Settings) -> faust.App:
     pages = LocalPageStore(settings.pages_root)
-    deps = handlers.Deps(pages=pages, leads=build_leads(settings), storefront_url=settings.storefront_url)
+    deps = handlers.Deps(pages=pages, leads=build_leads(settings), storefront_url=settings.storefront_url,
+                         secrets=SecretBox(settings.common.secrets_key_value()))
     faust_app = app.make_app(settings)
     agents.register(faust_app, build_dispatcher(FaustSink(faust_app), deps), concurrency=settings.concurrency)
     storefront.register(faust_app, storefront.Storefront(pages))

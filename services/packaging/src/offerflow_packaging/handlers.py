@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -32,6 +32,7 @@ from offerflow_shared.events import (
 )
 from offerflow_shared.offer import marketplace
 from offerflow_shared.runtime import Handler, Outbox, handles
+from offerflow_shared.secrets import SecretBox, SecretUnavailable
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Deps:
     pages: PageStore
     leads: LeadDestination
     storefront_url: str
+    secrets: SecretBox = field(default_factory=lambda: SecretBox(None))
 
 
 def _json(value: Any) -> bytes:
@@ -86,7 +88,13 @@ async def on_provisioning_passed(
         discriminator="rendered",
     )
 
-    lead = await deps.leads.send_test_lead(env.run_id or str(env.event_id), publisher, offer, snapshot.definition)
+    try:
+        # The credential exists in clear only here, for the time of the call; it is never logged.
+        definition = deps.secrets.unseal(snapshot.definition)
+    except SecretUnavailable as exc:
+        await _fail(out, "lead-registration-failed", f"Lead registration is not possible: {exc}.", emails)
+        return
+    lead = await deps.leads.send_test_lead(env.run_id or str(env.event_id), publisher, offer, definition)
     if lead.status == "failed":
         # The preview is not written: a run whose leads would be lost must not reach sign-off.
         await _fail(out, "lead-registration-failed", lead.message, emails)

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from offerflow_shared import db, logs
 from offerflow_shared.kafka import KafkaSink, ensure_topics
 from offerflow_shared.runtime import Dispatcher, Sink
+from offerflow_shared.secrets import SecretBox
 from offerflow_shared.worker import FaustSink, run
 from offerflow_status_api import agents, app, handlers
 from offerflow_status_api.adapters.auth import Auth
@@ -42,6 +43,7 @@ def build_api(settings: Settings) -> FastAPI:
         sink = KafkaSink(settings.common.kafka_bootstrap)
         await sink.start()
         commands = CommandService(pool=pool, drafts=Drafts(pool), read_model=ReadModel(pool), bus=SinkBus(sink),
+                                  secrets=SecretBox(settings.common.secrets_key_value()),
                                   cancel_wait_seconds=settings.cancel_wait_seconds)
         admin = settings.admin_token.get_secret_value() if settings.admin_token else None
         fastapi_app.state.services = AppServices(commands=commands, auth=Auth(pool), log=CommandLog(pool),

@@ -6,7 +6,7 @@ import asyncio
 import copy
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -24,6 +24,7 @@ from offerflow_shared.events import (
     SupportRequestOpened,
 )
 from offerflow_shared.offer import IMAGES_KEY, plans
+from offerflow_shared.secrets import SecretBox
 from offerflow_shared.steps import OfferStatus
 from offerflow_status_api import documents, rules
 from offerflow_status_api.adapters.bus import EventBus
@@ -97,6 +98,7 @@ class CommandService:
     drafts: Drafts
     read_model: ReadModel
     bus: EventBus
+    secrets: SecretBox = field(default_factory=lambda: SecretBox(None))
     cancel_wait_seconds: float = 15.0
 
     async def save_draft(self, cmd: SaveDraft) -> tuple[Draft, bool]:
@@ -105,7 +107,9 @@ class CommandService:
 
     async def _save(self, conn: asyncpg.Connection, cmd: SaveDraft) -> tuple[Draft, bool]:
         stored = await self.drafts.lock(conn, cmd.publisher_id, cmd.offer_id)
-        definition = documents.keep_stored_secrets(cmd.definition, stored.definition if stored else None)
+        # Sealed before it is stored or put on a topic: a credential never rests or travels in clear.
+        definition = self.secrets.seal(
+            documents.keep_stored_secrets(cmd.definition, stored.definition if stored else None))
         live_version = await self.read_model.slot_version(cmd.publisher_id, cmd.offer_id, "Production")
         live = await self.read_model.version(cmd.publisher_id, cmd.offer_id, live_version) if live_version else None
         frozen = documents.frozen_field_problems(live["definition"] if live else None, definition)

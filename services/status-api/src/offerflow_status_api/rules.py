@@ -245,6 +245,12 @@ def status_document(run: RunView | None, *, emails: list[str] | None = None) -> 
     }
 
 
+def accepted_document(run_id: str, offer_id: str, publisher_id: str, offer_version: int) -> dict[str, Any]:
+    """An operation the API accepted whose first event the projection has not read yet: running, at step 1."""
+    view = RunView(run_id=run_id, offer_id=offer_id, publisher_id=publisher_id, offer_version=offer_version)
+    return {**status_document(view), "cancellationRequestState": view.cancellation_request_state}
+
+
 # --- command rules -------------------------------------------------------------------------------
 
 

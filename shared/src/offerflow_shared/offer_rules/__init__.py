@@ -12,17 +12,21 @@ from offerflow_shared.offer_rules.formats import definition_format_problems, for
 from offerflow_shared.offer_rules.immutable import immutable_problems
 from offerflow_shared.offer_rules.leads import (
     CONFIG_KEYS,
+    SEALED_PREFIX,
     SECRET_FIELDS,
     SECRET_PLACEHOLDER,
     configuration,
     destination,
+    map_secrets,
     mask_secrets,
     merge_secrets,
+    stand_in,
 )
 from offerflow_shared.offer_rules.publish import publish_problems
 
 __all__ = [
     "CONFIG_KEYS",
+    "SEALED_PREFIX",
     "SECRET_FIELDS",
     "SECRET_PLACEHOLDER",
     "configuration",
@@ -30,9 +34,11 @@ __all__ = [
     "destination",
     "format_problems",
     "immutable_problems",
+    "map_secrets",
     "mask_secrets",
     "merge_secrets",
     "ptr",
     "publish_problems",
     "screenshot_url",
+    "stand_in",
 ]

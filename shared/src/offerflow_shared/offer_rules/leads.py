@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from typing import Any
 
 from offerflow_shared.events import Reason
@@ -18,6 +19,13 @@ from offerflow_shared.offer_model import GENERIC_LEAD_CONFIG_KEY, LEAD_CONFIG_KE
 from offerflow_shared.offer_rules.common import as_dict, error, missing, ptr, text, warning
 
 SECRET_PLACEHOLDER = "********"
+# A secret encrypted by ``offerflow_shared.secrets``: present, but not for the rules to read.
+SEALED_PREFIX = "sealed:v1:"
+
+
+def stand_in(value: object) -> bool:
+    """A value that stands for a secret without being it (masked or sealed): formats are not judged."""
+    return value == SECRET_PLACEHOLDER or (isinstance(value, str) and value.startswith(SEALED_PREFIX))
 # Fields of any lead configuration object that are write-only.
 SECRET_FIELDS: frozenset[str] = frozenset(
     {"connectionString", "tableConnectionString", "applicationKey", "password", "httpsEndpointUrl"})
@@ -93,12 +101,12 @@ def lead_format_problems(offer: dict[str, Any]) -> list[Reason]:
     for key in CONFIG_KEYS:
         config = as_dict(offer.get(key))
         url = config.get("httpsEndpointUrl")
-        if isinstance(url, str) and url not in ("", SECRET_PLACEHOLDER) and not is_url(url, ("https",)):
+        if isinstance(url, str) and url and not stand_in(url) and not is_url(url, ("https",)):
             out.append(error("invalid_url", ptr("offer", key, "httpsEndpointUrl"),
                              "httpsEndpointUrl must be an absolute https:// URL."))
         for field in ("connectionString", "tableConnectionString"):
             conn = config.get(field)
-            if isinstance(conn, str) and conn not in ("", SECRET_PLACEHOLDER) and not _is_connection(conn):
+            if isinstance(conn, str) and conn and not stand_in(conn) and not _is_connection(conn):
                 out.append(error("invalid_connection_string", ptr("offer", key, field),
                                  f"{field} must be a storage connection string (DefaultEndpointsProtocol=https;"
                                  "AccountName=…;AccountKey=…) or a postgresql:// URL."))
@@ -122,11 +130,16 @@ def _is_connection(value: str) -> bool:
 
 def mask_secrets(definition: dict[str, Any]) -> dict[str, Any]:
     """A copy whose set secrets read ``SECRET_PLACEHOLDER``: what GET returns."""
+    return map_secrets(definition, lambda _: SECRET_PLACEHOLDER)
+
+
+def map_secrets(definition: dict[str, Any], fn: Callable[[str], str]) -> dict[str, Any]:
+    """A copy with ``fn`` applied to every set secret (masking, sealing, unsealing)."""
     out = copy.deepcopy(definition)
     for config in _configs(out):
         for name in SECRET_FIELDS & config.keys():
-            if not missing(config[name]):
-                config[name] = SECRET_PLACEHOLDER
+            if not missing(config[name]) and isinstance(config[name], str):
+                config[name] = fn(config[name])
     return out
 
 

@@ -31,8 +31,11 @@ def refused(exc: Refused) -> ApiError:
 
 @router.get("/status", summary="Status of the offer's current publish operation")
 async def status(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services) -> dict[str, Any]:
-    await _draft(s, publisher_id, offer_id)
+    draft = await _draft(s, publisher_id, offer_id)
     view = await s.commands.read_model.offer(publisher_id, offer_id)
+    if draft.pending_run_id and draft.pending_run_id != (view or {}).get("current_run_id"):
+        # Read-your-writes: a publish just accepted shows as running before the projection catches up.
+        return rules.accepted_document(draft.pending_run_id, offer_id, publisher_id, draft.version)
     if view and view.get("current_run_id"):
         doc = await s.commands.read_model.run_document(publisher_id, offer_id, view["current_run_id"])
         if doc:
@@ -127,7 +130,10 @@ async def operation(publisher_id: PublisherId, offer_id: OfferId, operation_id: 
                     s: Services) -> dict[str, Any]:
     doc = await s.commands.read_model.run_document(publisher_id, offer_id, operation_id)
     if doc is None:
-        raise ApiError(404, "NotFound", f"Operation {operation_id} was not found.")
+        draft = await _draft(s, publisher_id, offer_id)
+        if draft.pending_run_id != operation_id:
+            raise ApiError(404, "NotFound", f"Operation {operation_id} was not found.")
+        doc = rules.accepted_document(operation_id, offer_id, publisher_id, draft.version)
     return {**doc, "id": operation_id, "publishingVersion": doc.get("offerVersion")}
 
 

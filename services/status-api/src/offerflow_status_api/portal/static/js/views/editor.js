@@ -130,7 +130,8 @@ export function renderEditor(view, offerId, shell) {
       const el = x.target && (x.target.input || x.target.wrap);
       if (el) { el.scrollIntoView({ block: "center" }); (x.target.input || x.target.wrap.querySelector("input,textarea,select,button"))?.focus(); }
     };
-    summary.replaceChildren(h("details", { class: `alert ${errors ? "alert-error" : "alert-warning"} summary`, open: true },
+    // A long list folds away (the tab badges and the marks next to fields still show every problem).
+    summary.replaceChildren(h("details", { class: `alert ${errors ? "alert-error" : "alert-warning"} summary`, open: placed.length <= 6 },
       h("summary", {}, errors ? `${errors} field${errors > 1 ? "s" : ""} to fix before publishing` : "", errors && warnings ? ", " : "",
         warnings ? `${warnings} warning${warnings > 1 ? "s" : ""}` : ""),
       h("ul", {}, placed.map((x) => h("li", {},
@@ -141,6 +142,7 @@ export function renderEditor(view, offerId, shell) {
   const fieldName = (ptr) => {
     const parts = normalize(ptr).split("/").slice(1).map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
     if (!parts.length) return "Offer";
+    if (parts.length === 1 && parts[0] === "plans") return "Plans";
     const plan = parts[0] === "plans" && parts.length > 1 ? `Plan ${getAt(st.doc.definition, ["plans", Number(parts[1]), "planId"]) || Number(parts[1]) + 1} › ` : "";
     return plan + labelOf(parts[parts.length - 1]);
   };

@@ -91,9 +91,9 @@ export function plansPanel(ctx, redraw) {
     redraw("plans");
   };
   const panel = h("div", { class: "plans" });
-  const top = h("div", { class: "field plans-top" },
+  const top = h("div", { class: "plans-top" },
     h("p", {}, list.length ? `${list.length} plan${list.length > 1 ? "s" : ""}.` : "No plan yet: an offer needs at least one plan (SKU) with a VM image."),
-    h("button", { type: "button", class: "btn", onclick: addPlan }, "Add a plan"));
+    h("div", { class: "actions" }, h("button", { type: "button", class: "btn", onclick: addPlan }, "Add a plan")));
   ctx.register("/plans", top, top.querySelector("button"));
   panel.append(top);
   list.forEach((plan, i) => {

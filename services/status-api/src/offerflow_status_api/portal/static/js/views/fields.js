@@ -90,7 +90,7 @@ export const PLAN = [
   p(VM + "cloudAvailability", "Cloud availability", "checks", { options: [["PublicAzure", "Public cloud"], ["Fairfax", "Government cloud"]] }),
   p("regions", "Countries/regions", "list", { hint: "ISO codes separated by commas, e.g. US, DE, JP" }),
   { rel: [PRICING, "isByol"], label: "License model", type: "select", options: [["", "Choose…"], ["true", "Bring your own license (BYOL)"], ["false", "Usage-based (monthly)"]], parse: (v) => (v === "" ? undefined : v === "true") },
-  { rel: [PRICING, "freeTrialDurationInMonths"], label: "Free trial", type: "select", options: [["", "None"], ["1", "1 month"], ["3", "3 months"]], parse: (v) => (v === "" ? undefined : Number(v)) },
+  { rel: [PRICING, "freeTrialDurationInMonths"], label: "Free trial", type: "select", options: [["", "Not set"], ["0", "No free trial"], ["1", "1 month"], ["3", "3 months"]], parse: (v) => (v === "" ? undefined : Number(v)) },
   { rel: [PRICING, "coreMultiplier", "currency"], label: "Price currency (usage-based)", type: "text", max: 3, hint: "e.g. USD" },
   { rel: [PRICING, "coreMultiplier", "single"], label: "Price per core and hour (usage-based)", type: "number" },
   p(VM + "operatingSystemFamily", "OS family", "select", { options: [["", "Choose…"], ["Linux", "Linux"], ["Windows", "Windows"]] }),

@@ -1,4 +1,5 @@
 // One offer: its name and status, and the Editor, Status and Compare pages.
+import * as api from "../api.js";
 import { h, badge } from "../ui.js";
 import { renderEditor } from "./editor.js";
 import { renderStatus } from "./status.js";
@@ -26,6 +27,7 @@ export function renderOffer(view, offerId, page) {
     setStatus(status) { state.replaceChildren(h("span", { class: "sr-only" }, "Status: "), badge(status)); },
   };
   shell.setTitle(offerId);
+  api.getOffer(offerId).then((r) => shell.setTitle(r.body?.definition?.displayText || offerId)).catch(() => {});
   const render = { editor: renderEditor, status: renderStatus, compare: renderCompare }[page] || renderEditor;
   return render(content, offerId, shell);
 }

@@ -16,6 +16,8 @@ export function renderOffers(view) {
   const statusSel = h("select", { id: "offers-status", onchange: (e) => { state.status = e.target.value; draw(); } },
     h("option", { value: "" }, "Any status"),
     Object.entries(OFFER_STATUS).filter(([k]) => k !== "notStarted").map(([k, v]) => h("option", { value: k }, v)));
+  const sortSel = h("select", { id: "offers-sort", onchange: (e) => { const [k, d] = e.target.value.split(":"); state.sort = k; state.dir = Number(d); draw(); } },
+    COLUMNS.flatMap((c) => [h("option", { value: `${c.key}:1` }, `${c.label} (ascending)`), h("option", { value: `${c.key}:-1` }, `${c.label} (descending)`)]));
   const count = h("p", { class: "muted", "aria-live": "polite" });
   const thead = h("thead");
   const tbody = h("tbody");
@@ -29,7 +31,8 @@ export function renderOffers(view) {
         h("button", { type: "button", class: "btn btn-primary", onclick: newOffer }, "New offer"))),
     h("div", { class: "filters" },
       h("div", { class: "field" }, h("label", { for: search.id }, "Filter"), search),
-      h("div", { class: "field" }, h("label", { for: statusSel.id }, "Status"), statusSel)),
+      h("div", { class: "field" }, h("label", { for: statusSel.id }, "Status"), statusSel),
+      h("div", { class: "field" }, h("label", { for: sortSel.id }, "Sort by"), sortSel)),
     count, area);
 
   function header() {
@@ -44,6 +47,7 @@ export function renderOffers(view) {
 
   function draw() {
     header();
+    sortSel.value = `${state.sort}:${state.dir}`;
     const col = COLUMNS.find((c) => c.key === state.sort);
     const rows = state.offers
       .filter((o) => !state.status || o.status === state.status)

@@ -17,6 +17,7 @@ const NEXT_STEPS = {
 export function renderStatus(view, offerId, shell) {
   let doc = null;
   let reportRun = null;
+  const openSteps = new Set();
   const live = h("p", { class: "live-state muted", "aria-live": "off" }, "Connecting…");
   const announce = h("div", { class: "sr-only", "aria-live": "polite", role: "status" });
   const overview = h("div", { class: "overview card" });
@@ -30,13 +31,14 @@ export function renderStatus(view, offerId, shell) {
 
   function drawOverview() {
     const current = doc.steps.find((s) => s.id === doc.currentStep);
-    overview.replaceChildren(
+    overview.replaceChildren(...[
       h("div", { class: "overview-main" }, h("span", { class: "muted" }, "Status "), badge(doc.status),
         current && doc.status !== "succeeded" ? h("span", { class: "muted" }, ` at ${current.stepName}`) : null),
       doc.runId ? h("p", { class: "muted small" }, `Operation ${doc.runId}`, doc.offerVersion ? ` · version ${doc.offerVersion}` : "",
-        doc.notificationEmails ? ` · notifications to ${doc.notificationEmails}` : "") : null,
+        doc.notificationEmails ? ` · notifications to ${doc.notificationEmails.split(",").join(", ")}` : "") : null,
       doc.status === "neverPublished" ? h("p", {}, "This offer was never published. Open the ",
-        h("a", { href: `#/offers/${encodeURIComponent(offerId)}/editor` }, "Editor"), " and choose Publish.") : null);
+        h("a", { href: `#/offers/${encodeURIComponent(offerId)}/editor` }, "Editor"), " and choose Publish.") : null,
+    ].filter(Boolean));
     shell.setStatus(doc.status);
   }
 
@@ -76,11 +78,23 @@ export function renderStatus(view, offerId, shell) {
           h("label", { for: `progress-${s.id}` }, "Progress"),
           h("progress", { id: `progress-${s.id}`, max: "100", value: String(pct) }), h("span", { class: "pct" }, `${pct}%`)),
         failed ? failure(s) : null,
-        s.messages && s.messages.length ? h("ul", { class: "messages", "aria-label": `Messages of ${s.stepName}` },
-          s.messages.map((m) => h("li", { class: `msg msg-${m.level}` },
-            h("span", { class: `level level-${m.level}` }, m.level), " ", timeTag(m.timestamp), " ",
-            h("span", { class: "msg-text" }, m.messageHtml), m.field ? h("code", { class: "msg-field" }, m.field) : null))) : null);
+        messages(s));
     }));
+  }
+
+  // A finished step's messages fold away (one click opens them); the step in progress or failing shows them.
+  function messages(s) {
+    if (!s.messages || !s.messages.length) return null;
+    const list = h("ul", { class: "messages", "aria-label": `Messages of ${s.stepName}` },
+      s.messages.map((m) => h("li", { class: `msg msg-${m.level}` },
+        h("span", { class: `level level-${m.level}` }, m.level), " ", timeTag(m.timestamp), " ",
+        h("span", { class: "msg-text" }, m.messageHtml), m.field ? h("code", { class: "msg-field" }, m.field) : null)));
+    const folded = s.status === "complete" && s.messages.length > 2;
+    const key = `${doc.runId}:${s.id}`;
+    // Only the publisher's own clicks are remembered (a details element also toggles when built open).
+    const remember = (e) => { if (e.currentTarget.parentElement.open) openSteps.delete(key); else openSteps.add(key); };
+    return h("details", { class: "step-messages", open: !folded || openSteps.has(key) },
+      h("summary", { onclick: remember }, `${s.messages.length} message${s.messages.length > 1 ? "s" : ""}`), list);
   }
 
   function failure(s) {

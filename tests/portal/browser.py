@@ -1,0 +1,50 @@
+"""The portal's browser helpers: a signed-in tab per test, screenshots kept as test artifacts."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("OFFERFLOW_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--disable-dev-shm-usage"]
+ARTIFACTS = ROOT / "artifacts/portal"
+
+
+@dataclass
+class Portal:
+    base: str
+    publisher: str
+    token: str
+    browser: Browser
+    errors: list[str] = field(default_factory=list)
+    pages: list[Page] = field(default_factory=list)
+
+    def open(self, route: str = "/offers", *, width: int = 1280, height: int = 900) -> Page:
+        """A fresh tab, signed in the way ``make up``'s link does it: credentials in the URL fragment."""
+        context = self.browser.new_context(viewport={"width": width, "height": height})
+        context.set_default_timeout(20_000)
+        page = context.new_page()
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.goto(f"{self.base}/portal/#publisher={self.publisher}&token={self.token}&next={route}")
+        page.wait_for_function("!location.hash.includes('token=')")
+        self.pages.append(page)
+        return page
+
+    def close(self) -> None:
+        for page in self.pages:
+            page.context.close()
+
+
+
+
+def shot(page: Page, name: str) -> Path:
+    """A screenshot kept as a test artifact (artifacts/portal/, git-ignored)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
