@@ -199,10 +199,10 @@ def test_openapi_is_served(api: Api) -> None:
 
 
 def test_lead_secrets_are_write_only_and_never_in_clear_in_events(api: Api, image: Path, stack: Stack) -> None:
+    import asyncio
     import json as _json
 
     import asyncpg  # type: ignore[import-untyped]
-    import asyncio
 
     offer = unique("secret")
     planted = "https://leads.example.com/hook?sig=PLANTED-" + unique("s")

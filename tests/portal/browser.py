@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Locator, Page
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("OFFERFLOW_CHROMIUM", "/usr/bin/chromium")
@@ -35,6 +36,15 @@ class Portal:
         self.pages.append(page)
         return page
 
+    def open_signed_out(self, route: str = "/offers") -> Page:
+        context = self.browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(20_000)
+        page = context.new_page()
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.goto(f"{self.base}/portal/#{route}")
+        self.pages.append(page)
+        return page
+
     def close(self) -> None:
         for page in self.pages:
             page.context.close()
@@ -48,3 +58,12 @@ def shot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def panel(page: Page) -> Locator:
+    return page.locator("[role=tabpanel]:not([hidden])")
+
+
+def open_tab(page: Page, name: str) -> Locator:
+    page.get_by_role("tab", name=re.compile(f"^{name}")).click()
+    return panel(page)

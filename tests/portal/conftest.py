@@ -13,9 +13,13 @@ from tests.e2e.client import Api
 from tests.portal.browser import ARGS, ARTIFACTS, CHROMIUM, Portal
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(stack: Stack) -> Iterator[Browser]:
-    """Depends on ``stack`` so that it closes first: open status streams would hold the API's shutdown."""
+    """Depends on ``stack`` so that it closes first: open status streams would hold the API's shutdown.
+
+    Module-scoped: Playwright's sync API keeps an event loop marked running while it is open, which would
+    break the asyncio tests that pytest runs after this module.
+    """
     if not Path(CHROMIUM).exists():
         pytest.skip(f"needs playwright and Chromium at {CHROMIUM} (scripts/install)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

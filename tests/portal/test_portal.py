@@ -16,21 +16,12 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.client import Api, offer_doc, unique
 from tests.images.builder import build_linux_vhd, build_variant
-from tests.portal.browser import Portal, shot
+from tests.portal.browser import Portal, open_tab, shot
 
 pytestmark = pytest.mark.e2e
 
 M = "microsoft-azure-marketplace."
 PIPELINE = 150_000  # ms: a whole run to sign-off on a busy two-core machine
-
-
-def panel(page: Page) -> Locator:
-    return page.locator("[role=tabpanel]:not([hidden])")
-
-
-def open_tab(page: Page, name: str) -> Locator:
-    page.get_by_role("tab", name=re.compile(f"^{name}")).click()
-    return panel(page)
 
 
 def step(page: Page, step_id: str) -> Locator:
@@ -247,35 +238,3 @@ def test_stale_save_is_a_conflict_not_an_overwrite(portal: Portal, api: Api, tmp
     alert.get_by_role("button", name=re.compile("^Load their version")).click()
     expect(open_tab(page, "Marketplace").get_by_label(re.compile(r"^Summary"))).to_have_value(
         "Changed by a script meanwhile.")
-
-
-def test_new_offer_list_filter_and_narrow_screen(portal: Portal, api: Api, tmp_path: Path) -> None:
-    offer = unique("portal-new")
-    page = portal.open("/offers", width=360, height=780)
-    page.get_by_role("button", name="New offer").click()
-    dialog = page.get_by_role("dialog", name="New offer")
-    dialog.get_by_label("Offer ID").fill(offer)
-    dialog.get_by_label("Offer name").fill("Brand new offer")
-    dialog.get_by_role("button", name="Create").click()
-    expect(page).to_have_url(re.compile(f"#/offers/{offer}/editor$"))
-    plans = open_tab(page, "Plans and images")
-    expect(plans.locator(".problem")).to_contain_text("At least one plan is required")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360
-    shot(page, "12-narrow-editor-new-offer")
-
-    page.get_by_role("link", name="All offers").first.click()
-    page.get_by_label("Filter").fill(offer)
-    rows = page.locator("table.offers tbody tr")
-    expect(rows).to_have_count(1)
-    expect(rows.first).to_contain_text("Brand new offer")
-    expect(rows.first).to_contain_text("Never published")
-    page.get_by_label("Status", exact=True).select_option("running")
-    expect(rows).to_have_count(0)
-    page.get_by_label("Status", exact=True).select_option("")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360
-    shot(page, "13-narrow-all-offers")
-
-    rows.first.get_by_role("link", name=re.compile("Status of")).click()
-    expect(page.locator(".overview .badge")).to_have_text("Never published")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360
-    shot(page, "14-narrow-status")

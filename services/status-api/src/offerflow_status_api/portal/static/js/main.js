@@ -24,7 +24,7 @@ async function route() {
   if (cleanup) { cleanup(); cleanup = null; }
   account();
   const parts = hash.slice(2).split("/").map(decodeURIComponent);
-  if (!session.current() && parts[0] !== "signin") {
+  if (!session.current() && !parts[0].startsWith("signin")) {
     location.replace("#/signin?next=" + encodeURIComponent(hash.slice(1)));
     return;
   }
