@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := uv run python
 PYTEST_ARGS ?=
 
-.PHONY: up test install check lint typecheck unit samples bench clean
+.PHONY: up test install check lint typecheck unit samples bench chaos clean
 
 up: install
 	$(PY) deploy/dev/stack.py up
@@ -30,6 +30,12 @@ samples:
 
 bench: install
 	$(PY) deploy/dev/stack.py with-infra .run/bench -- uv run python bench/pipeline.py
+
+chaos: install
+	OFFERFLOW_CHAOS=full $(PY) deploy/dev/stack.py with-infra .run/chaos -- uv run pytest tests/chaos -m chaos -s
+
+bench-rebuild: install
+	$(PY) deploy/dev/stack.py with-infra .run/bench-rebuild -- uv run python bench/rebuild.py
 
 clean:
 	rm -rf .run

@@ -204,7 +204,10 @@ class Stack:
 
 
 def endpoints(stack: Stack, publisher: str, token: str | None) -> dict[str, object]:
-    return {"api_url": stack.api_url, "portal_url": f"{stack.api_url}/portal", "mail_url": stack.mail_url,
+    # The fragment is read once by the portal and never sent to the server.
+    portal = f"{stack.api_url}/portal/#publisher={publisher}&token={token}&next=/offers/demo/status"
+    return {"api_url": stack.api_url, "portal_url": portal if token else f"{stack.api_url}/portal/",
+            "mail_url": stack.mail_url,
             "kafka_bootstrap": stack.kafka_bootstrap, "postgres_dsn": stack.dsn,
             "storefront_url": f"http://127.0.0.1:{stack.ports.storefront}", "publisher": publisher,
             "token": token, "admin_token": stack.admin_token}

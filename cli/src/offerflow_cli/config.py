@@ -69,3 +69,12 @@ class Config:
         if not self.publisher:
             raise ConfigError("No publisher: pass --publisher or set OFFERFLOW_PUBLISHER.")
         return self.publisher
+
+
+def kafka_bootstrap(given: str | None, start: Path | None = None) -> str:
+    """``--bootstrap`` / ``OFFERFLOW_KAFKA_BOOTSTRAP`` (both via Typer), else ``kafka_bootstrap`` of the file."""
+    value = given or load_endpoints(start).get("kafka_bootstrap")
+    if not value:
+        raise ConfigError("No Kafka bootstrap: pass --bootstrap HOST:PORT, set OFFERFLOW_KAFKA_BOOTSTRAP, or run "
+                          "`make up` (which writes .run/endpoints.json).")
+    return str(value)

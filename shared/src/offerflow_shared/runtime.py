@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -17,6 +18,7 @@ from offerflow_shared.codec import Headers, decode, encode, header, headers_for
 from offerflow_shared.dlq import DeadLetter
 from offerflow_shared.envelope import ContractError, E, Envelope, Event, stable_event_id
 from offerflow_shared.logs import bind
+from offerflow_shared.metrics import DispatchMetrics
 
 log = logging.getLogger("offerflow.runtime")
 
@@ -97,12 +99,14 @@ class Dispatcher:
         handlers: Mapping[str, Handler],
         sink: Sink,
         retry: RetryPolicy | None = None,
+        metrics: DispatchMetrics | None = None,
     ) -> None:
         self.service = service
         self.out_topic = out_topic
         self.handlers = dict(handlers)
         self.sink = sink
         self.retry = retry or RetryPolicy()
+        self.metrics = metrics or DispatchMetrics()
         self.processed = 0
         self.dead_lettered = 0
 
@@ -117,12 +121,14 @@ class Dispatcher:
         if handler is None:
             return  # a known event this service does not act on
         traceparent = header(msg.headers, "traceparent")
+        began = time.monotonic()
         with bind(offer_id=env.offer_id, run_id=env.run_id, correlation_id=env.correlation_id):
             for attempt in range(self.retry.attempts):
                 outbox = Outbox(self.sink, self.out_topic, self.service, env, traceparent)
                 try:
                     await handler(env, event, outbox)
                     self.processed += 1
+                    self.metrics.processed(self.service, env.event_type, time.monotonic() - began)
                     return
                 except asyncio.CancelledError:
                     raise
@@ -137,11 +143,12 @@ class Dispatcher:
                         exc_info=last,
                     )
                     if last:
-                        await self.dead_letter(msg, exc)
+                        await self.dead_letter(msg, exc, env.event_type, time.monotonic() - began)
                         return
                     await asyncio.sleep(self.retry.delay(attempt))
 
-    async def dead_letter(self, msg: Incoming, exc: BaseException) -> None:
+    async def dead_letter(self, msg: Incoming, exc: BaseException, event_type: str | None = None,
+                          seconds: float | None = None) -> None:
         letter = DeadLetter(
             topic=msg.topic,
             partition=msg.partition,
@@ -155,6 +162,7 @@ class Dispatcher:
         log.error("dead-lettered %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc)
         await self.sink.send(letter.dlq_topic, msg.key, msg.value, letter.headers())
         self.dead_lettered += 1
+        self.metrics.dead_lettered(self.service, msg.topic, event_type, seconds)
 
 
 def handles(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import faust
 
-from offerflow_shared import logs
+from offerflow_shared import logs, ops
 from offerflow_shared.codec import Headers
 from offerflow_shared.runtime import Dispatcher, Incoming
 from offerflow_shared.topics import PARTITIONS
@@ -77,8 +77,12 @@ def attach(
     app.agent(topics, name=f"{dispatcher.service}-agent", concurrency=concurrency)(consume)
 
 
-def run(app: faust.App, loglevel: str = "info") -> None:
-    """Run the worker until SIGTERM/SIGINT, logging JSON lines named after the app (``offerflow-<service>``)."""
+def run(app: faust.App, loglevel: str = "info", *, checks: Mapping[str, ops.Check] | None = None) -> None:
+    """Run the worker until SIGTERM/SIGINT, logging JSON lines named after the app (``offerflow-<service>``).
+
+    Adds ``/healthz``, ``/readyz`` (broker, plus ``checks``) and ``/metrics`` to the app's web server.
+    """
+    ops.install(app, checks)
     service = str(app.conf.id).removeprefix("offerflow-")
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, logging_config=logs.dict_config(service, loglevel))
     worker.execute_from_commandline()

@@ -76,8 +76,9 @@ def build_projection(settings: Settings) -> faust.App:
 def main_api() -> None:
     settings = Settings()
     logs.configure("status-api", settings.common.log_level)
+    # Open status streams must not hold a shutdown hostage.
     uvicorn.run(build_api(settings), host=settings.host, port=settings.port, log_config=None,
-                access_log=False)
+                access_log=False, timeout_graceful_shutdown=3)
 
 
 def main_projection() -> None:

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from offerflow_shared import metrics
 from offerflow_shared.envelope import Envelope, Event, registered_events
 from offerflow_shared.runtime import Handler, Outbox
+from offerflow_status_api.rules import RunView
+from offerflow_status_api.step_metrics import finished_step, finishes
 
 
 class Projection(Protocol):
     async def apply(self, env: Envelope) -> bool: ...
+
+    async def fold(self, run_id: str) -> RunView | None: ...
 
 
 class Deferred:
@@ -22,9 +27,18 @@ class Deferred:
             raise RuntimeError("the read model is not open yet")
         return await self.target.apply(env)
 
+    async def fold(self, run_id: str) -> RunView | None:
+        if self.target is None:
+            raise RuntimeError("the read model is not open yet")
+        return await self.target.fold(run_id)
+
 
 def build_handlers(read_model: Projection) -> dict[str, Handler]:
-    async def project(env: Envelope, _event: Event, _out: Outbox) -> None:
-        await read_model.apply(env)
+    async def project(env: Envelope, event: Event, _out: Outbox) -> None:
+        if await read_model.apply(env) and env.run_id and finishes(event) is not None:
+            view = await read_model.fold(env.run_id)
+            timed = finished_step(view, event) if view is not None else None
+            if timed is not None:
+                metrics.observe_step(*timed)
 
     return {event_type: project for event_type, _ in registered_events()}

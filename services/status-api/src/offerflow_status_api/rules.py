@@ -62,6 +62,7 @@ class StepView:
             "stepName": info.name,
             "description": info.description,
             "estimatedTimeFrame": info.eta,
+            "nextSteps": info.next_steps,
             "status": self.status.value,
             "progressPercentage": self.progress,
             "messages": [m.to_api() for m in sorted(self.messages, key=lambda m: m.at)],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -19,7 +20,7 @@ ON CONFLICT (event_id) DO NOTHING
 """
 
 
-def _row_to_envelope(r: asyncpg.Record) -> Envelope:
+def row_to_envelope(r: asyncpg.Record) -> Envelope:
     return Envelope(
         event_id=r["event_id"], event_type=r["event_type"], schema_version=r["schema_version"],
         offer_id=r["offer_id"], publisher_id=r["publisher_id"], run_id=r["run_id"],
@@ -52,7 +53,7 @@ class ReadModel:
                 await self._apply_version(conn, env)
             if env.run_id:
                 await self._refresh_run(conn, env.run_id)
-            await self._refresh_offer(conn, env.publisher_id, env.offer_id)
+            await self._refresh_offer(conn, env.publisher_id, env.offer_id, env.occurred_at)
             return True
 
     async def _apply_draft(self, conn: asyncpg.Connection, env: Envelope) -> None:
@@ -80,9 +81,13 @@ class ReadModel:
             env.publisher_id, env.offer_id, ev.offer.offer_version, env.run_id, json.dumps(ev.offer.definition),
             env.occurred_at)
 
-    async def _refresh_run(self, conn: asyncpg.Connection, run_id: str) -> None:
-        rows = await conn.fetch("SELECT * FROM event_archive WHERE run_id = $1", run_id)
-        view = fold_run(run_id, [_row_to_envelope(r) for r in rows])
+    async def _refresh_run(self, conn: asyncpg.Connection, run_id: str,
+                           envelopes: list[Envelope] | None = None) -> None:
+        if envelopes is None:
+            rows = await conn.fetch("SELECT * FROM event_archive WHERE run_id = $1", run_id)
+            envelopes = [row_to_envelope(r) for r in rows]
+        view = fold_run(run_id, envelopes)
+        last_event_at = max(e.occurred_at for e in envelopes)
         if not view.requested:
             return  # its PublishRequested has not arrived yet; the archive keeps the event until it does
         doc = status_document(view)
@@ -91,28 +96,35 @@ class ReadModel:
             """INSERT INTO runs (run_id, publisher_id, offer_id, offer_version, status, submission_type,
                                  current_step, requested_at, finished_at, document, preview_open, went_live,
                                  updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, now())
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13)
                ON CONFLICT (run_id) DO UPDATE SET offer_version = EXCLUDED.offer_version,
                  status = EXCLUDED.status, submission_type = EXCLUDED.submission_type,
                  current_step = EXCLUDED.current_step, requested_at = EXCLUDED.requested_at,
                  finished_at = EXCLUDED.finished_at, document = EXCLUDED.document,
-                 preview_open = EXCLUDED.preview_open, went_live = EXCLUDED.went_live, updated_at = now()""",
+                 preview_open = EXCLUDED.preview_open, went_live = EXCLUDED.went_live,
+                 updated_at = EXCLUDED.updated_at""",
             run_id, view.publisher_id, view.offer_id, view.offer_version, view.status.value,
             view.submission_type, view.current_step().id.value, view.requested_at, view.finished_at,
-            json.dumps(doc), view.preview_open, view.went_live,
+            json.dumps(doc), view.preview_open, view.went_live, last_event_at,
         )
 
-    async def _refresh_offer(self, conn: asyncpg.Connection, publisher_id: str, offer_id: str) -> None:
-        """The offer shows its newest run (highest offer version): an older run never overrides it."""
+    async def _refresh_offer(self, conn: asyncpg.Connection, publisher_id: str, offer_id: str,
+                             at: datetime) -> None:
+        """The offer shows its newest run (highest offer version): an older run never overrides it.
+
+        ``changed_time`` is the time of the offer's latest event, so a rebuild from the topics gives the same row.
+        """
         run = await conn.fetchrow(
-            """SELECT run_id, status, current_step, offer_version, document, updated_at FROM runs
+            """SELECT run_id, status, current_step, offer_version, document FROM runs
                WHERE publisher_id = $1 AND offer_id = $2 ORDER BY offer_version DESC NULLS LAST LIMIT 1""",
             publisher_id, offer_id,
         )
         if run is None:
             await conn.execute(
-                "INSERT INTO offers (publisher_id, offer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                publisher_id, offer_id)
+                """INSERT INTO offers (publisher_id, offer_id, changed_time) VALUES ($1, $2, $3)
+                   ON CONFLICT (publisher_id, offer_id) DO UPDATE
+                   SET changed_time = GREATEST(offers.changed_time, EXCLUDED.changed_time)""",
+                publisher_id, offer_id, at)
             return
         doc = json.loads(run["document"])
         step = next((s for s in doc["steps"] if s["id"] == run["current_step"]), None)
@@ -126,7 +138,7 @@ class ReadModel:
                  step_since = EXCLUDED.step_since, offer_version = EXCLUDED.offer_version,
                  changed_time = GREATEST(offers.changed_time, EXCLUDED.changed_time)""",
             publisher_id, offer_id, run["status"], run["run_id"], run["current_step"], since,
-            run["offer_version"] or 0, run["updated_at"],
+            run["offer_version"] or 0, at,
         )
 
     # --- query side -----------------------------------------------------------------------------
@@ -167,7 +179,7 @@ class ReadModel:
         rows = await self.pool.fetch("SELECT * FROM event_archive WHERE run_id = $1", run_id)
         if not rows:
             return None
-        view = fold_run(run_id, [_row_to_envelope(r) for r in rows])
+        view = fold_run(run_id, [row_to_envelope(r) for r in rows])
         return view if view.requested else None
 
     async def version(self, publisher_id: str, offer_id: str, version: int) -> dict[str, Any] | None:
@@ -188,10 +200,10 @@ class ReadModel:
         r = await self.pool.fetchrow(
             """SELECT * FROM event_archive WHERE run_id = $1 AND event_type = ANY($2::text[])
                ORDER BY occurred_at DESC LIMIT 1""", run_id, list(event_types))
-        return _row_to_envelope(r) if r else None
+        return row_to_envelope(r) if r else None
 
     async def history(self, publisher_id: str, offer_id: str) -> list[Envelope]:
         rows = await self.pool.fetch(
             "SELECT * FROM event_archive WHERE publisher_id = $1 AND offer_id = $2 ORDER BY occurred_at, event_id",
             publisher_id, offer_id)
-        return [_row_to_envelope(r) for r in rows]
+        return [row_to_envelope(r) for r in rows]

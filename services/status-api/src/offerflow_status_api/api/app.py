@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from offerflow_shared import metrics
 from offerflow_status_api import portal
 from offerflow_status_api.api import errors, routes_admin, routes_offers, routes_publishing, routes_stream
 from offerflow_status_api.api.deps import AppServices
@@ -55,5 +56,9 @@ def create_app(open_resources: Opener, *, max_body_bytes: int = 1_048_576) -> Fa
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
     return app

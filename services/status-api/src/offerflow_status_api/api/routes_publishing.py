@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from offerflow_shared.events import CertificationFailed, CertificationPassed, DiskReport
 from offerflow_shared.offer import OFFER_TYPE_ID
-from offerflow_status_api import rules
+from offerflow_status_api import eta, rules
 from offerflow_status_api.api.deps import OfferId, PublisherId, Services, Version
 from offerflow_status_api.api.errors import API_VERSIONS, ApiError
 from offerflow_status_api.api.routes_offers import _draft, not_found
@@ -30,6 +30,7 @@ def refused(exc: Refused) -> ApiError:
 
 
 @router.get("/status", summary="Status of the offer's current publish operation")
+@eta.annotates
 async def status(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services) -> dict[str, Any]:
     draft = await _draft(s, publisher_id, offer_id)
     view = await s.commands.read_model.offer(publisher_id, offer_id)
@@ -126,6 +127,7 @@ async def submissions(publisher_id: PublisherId, offer_id: OfferId, _: Version, 
 
 
 @router.get("/operations/{operation_id}", summary="Get one operation")
+@eta.annotates
 async def operation(publisher_id: PublisherId, offer_id: OfferId, operation_id: OperationId, _: Version,
                     s: Services) -> dict[str, Any]:
     doc = await s.commands.read_model.run_document(publisher_id, offer_id, operation_id)

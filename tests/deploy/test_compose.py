@@ -1,0 +1,198 @@
+"""deploy/compose/compose.yaml checked offline: structure, commands, env, health, the Kafka quorum."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+import pytest
+
+from offerflow_shared.topics import all_topic_names
+
+from .manifests import COMPOSE_DIR, env_file, environment, interpolate, load_compose, settings_from, variables
+from .workspace import DEPLOY, NEEDS, ROOT, RUNTIME_ENV, known_names, service_scripts
+
+ENV_EXAMPLE = env_file(COMPOSE_DIR / ".env.example")
+COMPOSE = load_compose(ENV_EXAMPLE)
+SERVICES: dict[str, Any] = COMPOSE["services"]
+BROKERS = {
+    name: svc for name, svc in SERVICES.items() if str(svc.get("image", "")).startswith("apache/kafka:")
+}
+OFFERFLOW = {
+    name: svc for name, svc in SERVICES.items() if str(svc.get("image", "")).startswith("offerflow:")
+}
+
+
+def script_of(service: dict[str, Any]) -> str | None:
+    """The console script a container runs; ``python -c`` of the mail sink counts as the sink."""
+    command = service.get("command") or []
+    if command and command[0] in service_scripts():
+        return str(command[0])
+    if command[:2] == ["python", "-c"] and "offerflow_notifier import sink" in command[2]:
+        return "offerflow-mailsink"
+    return None
+
+
+def long_running() -> dict[str, dict[str, Any]]:
+    return {n: s for n, s in OFFERFLOW.items() if script_of(s) is not None}
+
+
+def test_every_required_variable_has_a_value_in_env_example() -> None:
+    text = (COMPOSE_DIR / "compose.yaml").read_text()
+    for name, op, _arg in variables(text):
+        if op not in ("-", ":-"):
+            assert ENV_EXAMPLE.get(name), f"${{{name}}} is required but missing from .env.example"
+    with pytest.raises(KeyError):  # no silent empty secret when the env file is missing
+        interpolate(text, {})
+
+
+def test_env_example_holds_no_real_secret() -> None:
+    for name in ("OFFERFLOW_SECRETS_KEY", "OFFERFLOW_STATUS_API_ADMIN_TOKEN", "POSTGRES_PASSWORD"):
+        assert re.fullmatch(r"(change-me|replace-with-.*)", ENV_EXAMPLE[name]), name
+    assert (ROOT / ".dockerignore").read_text().count("deploy/compose/.env") == 1
+
+
+def test_every_service_process_of_the_workspace_runs() -> None:
+    running = {script_of(s) for s in long_running().values()}
+    assert running == set(service_scripts()), "a console script under services/ has no compose service"
+
+
+def test_images_build_from_the_repository_dockerfile() -> None:
+    for name, svc in OFFERFLOW.items():
+        build = svc["build"]
+        assert (COMPOSE_DIR / build["context"] / build["dockerfile"]).resolve() == DEPLOY / "Dockerfile", name
+    assert set(SERVICES) == set(BROKERS) | set(OFFERFLOW) | {"postgres"}
+    assert SERVICES["postgres"]["image"].split(":")[1].startswith("15")
+
+
+def test_python_commands_run_real_code() -> None:
+    for name, svc in OFFERFLOW.items():
+        command = svc["command"]
+        if command[:2] == ["python", "-c"]:
+            compile(command[2], name, "exec")
+        elif command[0] == "python":
+            assert (ROOT / command[1]).is_file(), f"{name}: the image has no {command[1]}"
+        else:
+            assert command[0] in service_scripts(), f"{name}: {command[0]} is no console script"
+
+
+def test_the_mail_sink_command_matches_the_sink_api() -> None:
+    import dataclasses
+
+    from offerflow_notifier import sink
+
+    fields = {f.name for f in dataclasses.fields(sink.MailSink)}
+    code = SERVICES["mailsink"]["command"][2]
+    assert set(re.findall(r"(\w+)=", code)) <= fields and callable(sink.serve)
+
+
+def test_every_variable_is_a_real_setting() -> None:
+    known = known_names()
+    for name, svc in OFFERFLOW.items():
+        unknown = {v for v in environment(svc) if v not in known and v not in RUNTIME_ENV}
+        assert not unknown, f"{name} sets variables no process reads: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("name", sorted(long_running()))
+def test_each_process_gets_what_it_needs_and_it_validates(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    svc = SERVICES[name]
+    script = script_of(svc)
+    assert script is not None
+    env = environment(svc)
+    missing = NEEDS[script].names - set(env)
+    assert not missing, f"{name} lacks {sorted(missing)}"
+    settings_from(script, env, monkeypatch)
+
+
+@pytest.mark.parametrize("name", sorted(long_running()))
+def test_healthchecks_probe_the_web_port_of_the_process(name: str) -> None:
+    svc = SERVICES[name]
+    script = script_of(svc)
+    assert script is not None
+    port = environment(svc)[NEEDS[script].web_port]
+    probe = " ".join(svc["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{port}/" in probe, f"{name} probes another port than {port}"
+    if script == "offerflow-status-api":
+        assert "/readyz" in probe
+    assert svc["restart"] == "unless-stopped"
+
+
+def test_three_brokers_form_one_kraft_quorum() -> None:
+    assert len(BROKERS) == 3
+    envs = {name: environment(svc) for name, svc in BROKERS.items()}
+    ids = {env["KAFKA_NODE_ID"] for env in envs.values()}
+    assert len(ids) == 3
+    assert len({env["CLUSTER_ID"] for env in envs.values()}) == 1
+    voters = {env["KAFKA_CONTROLLER_QUORUM_VOTERS"] for env in envs.values()}
+    assert len(voters) == 1
+    expected = {
+        f"{env['KAFKA_NODE_ID']}@{svc['hostname']}:9093"
+        for svc, env in ((BROKERS[n], envs[n]) for n in BROKERS)
+    }
+    assert set(voters.pop().split(",")) == expected
+    for name, env in envs.items():
+        assert BROKERS[name]["hostname"] == name
+        assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+        assert "CONTROLLER://:9093" in env["KAFKA_LISTENERS"]
+        assert f"INTERNAL://{name}:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
+        assert (
+            int(env["KAFKA_DEFAULT_REPLICATION_FACTOR"]) == 3 and int(env["KAFKA_MIN_INSYNC_REPLICAS"]) == 2
+        )
+        assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+        assert "healthcheck" in BROKERS[name]
+
+
+def test_services_bootstrap_from_all_three_brokers() -> None:
+    brokers = {f"{name}:9092" for name in BROKERS}
+    for name, svc in OFFERFLOW.items():
+        bootstrap = environment(svc).get("OFFERFLOW_KAFKA_BOOTSTRAP")
+        if bootstrap is not None:
+            assert set(bootstrap.split(",")) == brokers, name
+
+
+def test_topics_init_replicates_to_the_quorum() -> None:
+    args = shlex.split(" ".join(SERVICES["topics-init"]["command"]))
+    rf = int(args[args.index("--replication-factor") + 1])
+    isr = int(args[args.index("--min-insync-replicas") + 1])
+    assert (rf, isr) == (3, 2) and rf <= len(BROKERS)
+    assert SERVICES["topics-init"]["restart"] == "no"
+    assert set(all_topic_names())  # the job reads the contract, so there is no list here to drift
+
+
+def test_depends_on_uses_conditions_that_can_be_met() -> None:
+    for name, svc in SERVICES.items():
+        for dep, spec in (svc.get("depends_on") or {}).items():
+            assert dep in SERVICES, f"{name} depends on unknown {dep}"
+            condition = spec["condition"]
+            if condition == "service_healthy":
+                assert "healthcheck" in SERVICES[dep], f"{dep} has no healthcheck for {name} to wait on"
+            else:
+                assert condition == "service_completed_successfully" and SERVICES[dep]["restart"] == "no"
+    for name in long_running():
+        if name != "mailsink":
+            assert "topics-init" in SERVICES[name]["depends_on"], name
+    assert set(SERVICES["topics-init"]["depends_on"]) == set(BROKERS)
+
+
+def test_replicated_services_publish_no_fixed_host_port() -> None:
+    replicated = [n for n, s in SERVICES.items() if (s.get("deploy") or {}).get("replicas", 1) > 1]
+    assert {"certification", "provisioning"} <= set(replicated)
+    for name in replicated:
+        assert "ports" not in SERVICES[name] and "container_name" not in SERVICES[name], name
+
+
+def test_volumes_are_declared_and_storage_goes_to_them() -> None:
+    for name, svc in SERVICES.items():
+        for volume in svc.get("volumes") or []:
+            source = volume.split(":")[0]
+            assert source in COMPOSE["volumes"], f"{name} mounts undeclared volume {source}"
+    for name, var in (
+        ("provisioning", "OFFERFLOW_PROVISIONING_STORAGE_ROOT"),
+        ("packaging", "OFFERFLOW_PACKAGING_PAGES_ROOT"),
+        ("mailsink", "OFFERFLOW_MAILSINK_DIR"),
+    ):
+        target = environment(SERVICES[name])[var]
+        assert any(v.endswith(":" + target) for v in SERVICES[name]["volumes"]), (
+            f"{name}: {target} is no volume"
+        )
