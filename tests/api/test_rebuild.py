@@ -14,9 +14,9 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from stack import BIN, Stack
 
 from offerflow_shared import topics
-from stack import BIN, Stack
 from tests.e2e.client import Api, offer_doc, unique
 from tests.images.builder import build_linux_vhd, build_variant
 

@@ -12,7 +12,7 @@ from offerflow_shared.codec import Headers
 from offerflow_shared.topics import PARTITIONS, all_topic_names
 
 
-async def ensure_topics(bootstrap: str, *, partitions: int = PARTITIONS) -> list[str]:
+async def ensure_topics(bootstrap: str, *, partitions: int = PARTITIONS, replication_factor: int = 1) -> list[str]:
     """Create every topic of the contract that does not exist yet; returns the ones created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -23,7 +23,7 @@ async def ensure_topics(bootstrap: str, *, partitions: int = PARTITIONS) -> list
             # Another starter may create them at the same moment; either way they exist afterwards.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in wanted]
+                    [NewTopic(n, num_partitions=partitions, replication_factor=replication_factor) for n in wanted]
                 )
         return wanted
     finally:

@@ -10,6 +10,8 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OFFERFLOW_", extra="ignore")
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", min_length=3)
+    # 1 for the single local broker; 3 on a cluster (Faust's own topics and topics created by the services).
+    kafka_replication_factor: int = Field(1, ge=1, le=5)
     database_dsn: str = "postgresql://offerflow:offerflow@127.0.0.1:55432/offerflow"
     log_level: str = Field("INFO", pattern=r"(?i)^(debug|info|warning|error)$")
     public_url: str = "http://127.0.0.1:8080"

@@ -14,7 +14,7 @@ from offerflow_shared.runtime import Dispatcher, Incoming
 from offerflow_shared.topics import PARTITIONS
 
 
-def create_app(service: str, *, bootstrap: str, web_port: int) -> faust.App:
+def create_app(service: str, *, bootstrap: str, web_port: int, replication_factor: int = 1) -> faust.App:
     return faust.App(
         f"offerflow-{service}",
         broker=f"kafka://{bootstrap}",
@@ -24,7 +24,7 @@ def create_app(service: str, *, bootstrap: str, web_port: int) -> faust.App:
         web_port=web_port,
         web_in_thread=False,
         topic_partitions=PARTITIONS,
-        topic_replication_factor=1,
+        topic_replication_factor=replication_factor,
         autodiscover=False,
         store="memory://",
         consumer_auto_offset_reset="earliest",

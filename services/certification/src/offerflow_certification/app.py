@@ -14,4 +14,5 @@ EMITS = topics.CERTIFICATION.name
 
 
 def make_app(settings: Settings) -> faust.App:
-    return create_app(SERVICE, bootstrap=settings.common.kafka_bootstrap, web_port=settings.web_port)
+    return create_app(SERVICE, bootstrap=settings.common.kafka_bootstrap, web_port=settings.web_port,
+                      replication_factor=settings.common.kafka_replication_factor)

@@ -1,7 +1,8 @@
 """Development mail sink: an SMTP server keeping each mail as an ``.eml`` file, and a page listing them.
 
 Both servers share one event loop. ``OFFERFLOW_MAILSINK_SMTP_PORT`` (1025), ``OFFERFLOW_MAILSINK_HTTP_PORT``
-(8025) and ``OFFERFLOW_MAILSINK_DIR`` (.run/mail) choose where; it listens on 127.0.0.1 only.
+(8025) and ``OFFERFLOW_MAILSINK_DIR`` (.run/mail) choose where; it listens on ``OFFERFLOW_MAILSINK_HOST``
+(127.0.0.1 by default: a development sink is not for other machines unless a container network asks for it).
 """
 
 from __future__ import annotations
@@ -168,5 +169,6 @@ def main() -> None:
         directory=Path(os.environ.get("OFFERFLOW_MAILSINK_DIR", ".run/mail")),
         smtp_port=int(os.environ.get("OFFERFLOW_MAILSINK_SMTP_PORT", "1025")),
         http_port=int(os.environ.get("OFFERFLOW_MAILSINK_HTTP_PORT", "8025")),
+        host=os.environ.get("OFFERFLOW_MAILSINK_HOST", "127.0.0.1"),
     )
     asyncio.run(serve(sink))

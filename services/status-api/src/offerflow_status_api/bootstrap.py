@@ -39,7 +39,8 @@ async def open_database(dsn: str) -> asyncpg.Pool:
 def build_api(settings: Settings) -> FastAPI:
     async def open_resources(fastapi_app: FastAPI) -> Callable[[], Awaitable[None]]:
         pool = await open_database(settings.common.database_dsn)
-        await ensure_topics(settings.common.kafka_bootstrap)
+        await ensure_topics(settings.common.kafka_bootstrap,
+                            replication_factor=settings.common.kafka_replication_factor)
         sink = KafkaSink(settings.common.kafka_bootstrap)
         await sink.start()
         commands = CommandService(pool=pool, drafts=Drafts(pool), read_model=ReadModel(pool), bus=SinkBus(sink),

@@ -32,7 +32,8 @@ def create_app(open_resources: Opener, *, max_body_bytes: int = 1_048_576) -> Fa
                   description="Marketplace offer publishing: offers, publish, go live, cancel and status.")
     errors.install(app)
     for module in (routes_offers, routes_publishing, routes_admin):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=errors.COMMON_RESPONSES)
+    errors.document(app)
     app.include_router(routes_stream.router)
     app.mount("/portal", StaticFiles(directory=portal.STATIC_DIR, html=True), name="portal")
 

@@ -6,7 +6,8 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from offerflow_status_api.adapters.auth import Auth
 from offerflow_status_api.adapters.history import CommandLog
@@ -42,11 +43,16 @@ Services = Annotated[AppServices, Depends(services)]
 OfferId = Annotated[str, Path(min_length=1, max_length=50, pattern=ID_PATTERN)]
 
 
-def _bearer(authorization: str | None) -> str | None:
-    if not authorization:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+# Declared as a security scheme (not a header parameter) so the OpenAPI document says how to authenticate.
+publisher_bearer = HTTPBearer(auto_error=False, scheme_name="publisherToken",
+                              description="A publisher's API token (`offerflow tokens create`).")
+admin_bearer = HTTPBearer(auto_error=False, scheme_name="adminToken",
+                          description="The operator's admin token (OFFERFLOW_STATUS_API_ADMIN_TOKEN).")
+Credentials = HTTPAuthorizationCredentials | None
+
+
+def _bearer(credentials: Credentials) -> str | None:
+    return credentials.credentials.strip() or None if credentials else None
 
 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
@@ -55,10 +61,10 @@ _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 async def authorized_publisher(
     publisher_id: Annotated[str, Path(min_length=1, max_length=50, pattern=PUBLISHER_PATTERN)],
     s: Services,
-    authorization: Annotated[str | None, Header()] = None,
+    credentials: Annotated[Credentials, Depends(publisher_bearer)] = None,
 ) -> str:
     """The path's publisher, if the token belongs to it; another publisher's path is a plain 404."""
-    token = _bearer(authorization)
+    token = _bearer(credentials)
     if token is None:
         raise ApiError(401, "Unauthorized", "A bearer token is required (Authorization: Bearer <token>).",
                        headers=_UNAUTHORIZED)
@@ -73,8 +79,8 @@ async def authorized_publisher(
 PublisherId = Annotated[str, Depends(authorized_publisher)]
 
 
-async def admin(s: Services, authorization: Annotated[str | None, Header()] = None) -> None:
-    token = _bearer(authorization)
+async def admin(s: Services, credentials: Annotated[Credentials, Depends(admin_bearer)] = None) -> None:
+    token = _bearer(credentials)
     if not s.admin_token:
         raise ApiError(403, "Forbidden", "Administration is disabled: no admin token is configured.")
     if token is None or not hmac.compare_digest(token, s.admin_token):

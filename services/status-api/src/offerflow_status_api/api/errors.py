@@ -7,9 +7,70 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 API_VERSIONS = ("2017-10-31",)
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    target: str | None = None
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] = []
+    retryable: bool | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error: ``{"error": {code, message, details[]}}``."""
+
+    error: ErrorInfo
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("Bad request: unknown api-version, or invalid fields (each named in details)"),
+    401: _error("No or an invalid bearer token"),
+    403: _error("Forbidden"),
+    404: _error("Not found (also for another publisher's resources)"),
+    409: _error("Refused in the offer's current state; the message says why"),
+    412: _error("If-Match does not match the current ETag"),
+    413: _error("Request body too large"),
+}
+
+
+def document(app: FastAPI) -> None:
+    """Validation errors are answered 400 in the API's error shape, never 422: say so in the schema."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                if not isinstance(operation, dict):
+                    continue
+                operation.get("responses", {}).pop("422", None)
+                for param in operation.get("parameters", []):
+                    # Checked by hand so that a wrong value gets the original API's InvalidAPIVersion error.
+                    if param.get("name") == "api-version":
+                        param["required"] = True
+                        param["schema"] = {"type": "string", "enum": list(API_VERSIONS)}
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class ApiError(Exception):

@@ -56,7 +56,8 @@ async def list_tokens(_: Admin, s: Services, publisher_id: Pub) -> list[dict[str
             for t in await s.auth.tokens(publisher_id)]
 
 
-@router.delete("/tokens/{token_id}", status_code=204, summary="Revoke a token (effective immediately)")
+@router.delete("/tokens/{token_id}", status_code=204, summary="Revoke a token (effective immediately)",
+               response_class=Response)
 async def revoke_token(_: Admin, s: Services, token_id: Annotated[str, Path(max_length=64)]) -> Response:
     if not await s.auth.revoke(token_id):
         raise ApiError(404, "NotFound", f"No live token {token_id}.")

@@ -52,7 +52,7 @@ class PublishBody(BaseModel):
     metadata: PublishMetadata
 
 
-@router.post("/publish", status_code=202, summary="Publish: start a new operation at step 1",
+@router.post("/publish", status_code=202, summary="Publish: start a new operation at step 1", response_class=Response,
              responses={202: {"description": "Accepted; Location names the operation"},
                         409: {"description": "Another operation is running"}})
 async def publish(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
@@ -76,6 +76,7 @@ async def publish(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: S
 
 
 @router.post("/golive", status_code=202, summary="Go live (only while waiting for publisher sign-off)",
+             response_class=Response,
              responses={409: {"description": "Not at sign-off"}})
 async def go_live(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services) -> Response:
     try:
