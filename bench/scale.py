@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment as Assignment
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "deploy/dev")]
@@ -35,7 +36,8 @@ from tests.chaos.traffic import distinct_images  # noqa: E402
 from tests.conftest import _infra_ports  # noqa: E402
 from tests.e2e.client import V, offer_doc  # noqa: E402
 
-SCALED = ("certification", "provisioning")
+# Each scaled service and the topic it consumes.
+SCALED = {"certification": "offerflow.validation", "provisioning": "offerflow.certification"}
 
 
 def start_second_instance(stack: Stack, name: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -50,8 +52,8 @@ def start_second_instance(stack: Stack, name: str, workdir: Path) -> tuple[subpr
     return proc, port
 
 
-async def group_members(bootstrap: str, group: str) -> list[int]:
-    """Partitions assigned to each member of ``group`` (Faust's assignment is in the member metadata)."""
+async def group_members(bootstrap: str, group: str, topic: str) -> list[int]:
+    """How many partitions of ``topic`` each member of ``group`` holds; empty while the group rebalances."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -60,21 +62,23 @@ async def group_members(bootstrap: str, group: str) -> list[int]:
         state, members = grp[2], grp[5]
         if state != "Stable":
             return []
-        return [len(m[4]) for m in members]  # the raw assignment: non-empty means partitions were given
+        return [sum(len(parts) for t, parts in Assignment.decode(m[4]).assignment if t == topic)
+                for m in members]
     finally:
         await admin.close()
 
 
 def wait_split(stack: Stack, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
-    for name in SCALED:
+    for name, topic in SCALED.items():
         while True:
-            sizes = asyncio.run(group_members(stack.kafka_bootstrap, f"offerflow-{name}"))
+            sizes = asyncio.run(group_members(stack.kafka_bootstrap, f"offerflow-{name}", topic))
             if len(sizes) == 2 and all(sizes):
                 break
             if time.monotonic() > deadline:
                 raise SystemExit(f"offerflow-{name}: the group never split between two members ({sizes})")
             time.sleep(1)
+        print(f"offerflow-{name}: partitions of {topic} per instance {sizes}", flush=True)
 
 
 async def watch_provisioned(bootstrap: str, offers: set[str], ready: asyncio.Event,

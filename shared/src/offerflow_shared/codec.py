@@ -31,12 +31,16 @@ def decode(raw: bytes | None) -> Envelope:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ContractError(f"not JSON: {exc}") from exc
+    except RecursionError as exc:  # absurdly deep nesting: hostile or broken, never an event
+        raise ContractError("not JSON: nested too deeply") from exc
     if not isinstance(data, dict):
         raise ContractError("not a JSON object")
     try:
         return Envelope.model_validate(data)
     except ValidationError as exc:
         raise ContractError(f"not an event envelope: {exc}") from exc
+    except RecursionError as exc:
+        raise ContractError("not an event envelope: nested too deeply") from exc
 
 
 def traceparent_for(envelope: Envelope, parent: str | None = None) -> str:

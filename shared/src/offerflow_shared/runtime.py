@@ -82,7 +82,8 @@ Handler = Callable[[Envelope, Event, Outbox], Awaitable[None]]
 
 @dataclass
 class RetryPolicy:
-    attempts: int = 8
+    # About two minutes in all: longer than a broker or database restart, so those never dead-letter an event.
+    attempts: int = 12
     first_delay: float = 0.5
     max_delay: float = 15.0
 

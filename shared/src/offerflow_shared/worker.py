@@ -34,6 +34,11 @@ def create_app(service: str, *, bootstrap: str, web_port: int, replication_facto
         # Certification and provisioning hold a message for minutes; the poll loop keeps running
         # meanwhile, but the group must not evict a worker that is busy with one long event.
         broker_max_poll_interval=1800.0,
+        # A worker killed with -9 holds its partitions until its session expires: keep that short so a
+        # restarted instance (or its peer) takes them over within seconds, not a minute. Heartbeats run on
+        # their own task, so long handlers (which run their I/O in threads) do not starve them.
+        broker_session_timeout=15.0,
+        broker_heartbeat_interval=1.5,
     )
 
 

@@ -25,7 +25,8 @@ def build_source(settings: Settings) -> DiskSource:
     return RoutingDiskSource(
         FileDiskSource(**limits),
         HttpDiskSource(**limits, spool_dir=settings.spool_dir, connect_timeout=settings.http_connect_timeout,
-                       read_timeout=settings.http_read_timeout))
+                       read_timeout=settings.http_read_timeout,
+                       allow_private=settings.allow_private_targets))
 
 
 def build_dispatcher(sink: Sink, source: DiskSource, store: ReportStore) -> Dispatcher:

@@ -18,4 +18,7 @@ class Settings(BaseSettings):
     spool_dir: Path | None = None  # where http(s) images are spooled while tested; the system temp dir if unset
     http_connect_timeout: float = Field(10.0, gt=0)
     http_read_timeout: float = Field(60.0, gt=0)
+    # True only because the embedded dev stack serves test images from 127.0.0.1; production sets false so
+    # an image URL cannot reach loopback, private, link-local (cloud metadata) or multicast addresses.
+    allow_private_targets: bool = True
     common: CommonSettings = Field(default_factory=CommonSettings)

@@ -87,7 +87,7 @@ class Notifier:
                 log.warning("%s to %s rejected: %s", template, record.recipient, exc)
                 await self.ledger.mark(record, MailStatus.REJECTED, str(exc))
                 return
-            await self.ledger.mark(record, MailStatus.SENT)
+            await self._mark_sent(record)
         await out.emit(
             NotificationSent(
                 template=template,
@@ -99,6 +99,20 @@ class Notifier:
             discriminator=f"{template}:{record.recipient}",
         )
         await self.ledger.mark(record, MailStatus.ANNOUNCED)
+
+    async def _mark_sent(self, record: MailRecord, *, attempts: int = 12, delay: float = 0.5) -> None:
+        """The mail is out: keep trying to record it (e.g. through a database restart) before giving up,
+        since giving up means the redelivery sends it again."""
+        for attempt in range(attempts):
+            try:
+                await self.ledger.mark(record, MailStatus.SENT)
+                return
+            except Exception as exc:
+                if attempt == attempts - 1:
+                    raise
+                log.warning("recording %s to %s as sent failed (%r); retrying", record.template,
+                            record.recipient, exc)
+                await asyncio.sleep(min(10.0, delay * 2**attempt))
 
     async def _send_with_retry(self, message: EmailMessage) -> None:
         for attempt in range(self.retry.attempts):

@@ -7,12 +7,12 @@ same person) and a table destination can ignore the repeat.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from offerflow_packaging.sanitize import text
+from offerflow_shared import netguard
 from offerflow_shared.offer import marketplace
 
 HTTPS = "HttpsEndpoint"
@@ -166,10 +166,4 @@ def redact_url(url: str) -> str:
 
 def is_public_address(address: str) -> bool:
     """Only globally routable unicast addresses; loopback, private, link-local, CGNAT, … are not."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    return netguard.is_public_address(address)

@@ -16,7 +16,8 @@ from offerflow_validation.settings import Settings
 def build_fetcher(settings: Settings) -> ArtifactFetcher:
     client = httpx.AsyncClient(timeout=settings.artifact_timeout,
                                headers={"User-Agent": "offerflow-validation"})
-    web = HttpFetcher(client, max_bytes=settings.artifact_max_bytes, timeout=settings.artifact_timeout)
+    web = HttpFetcher(client, max_bytes=settings.artifact_max_bytes, timeout=settings.artifact_timeout,
+                      allow_private=settings.allow_private_targets)
     fetchers: dict[str, ArtifactFetcher] = {"https": web, "http": web}
     if settings.allow_file_urls:
         fetchers["file"] = FileFetcher(max_bytes=settings.artifact_max_bytes)

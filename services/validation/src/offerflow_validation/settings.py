@@ -15,4 +15,7 @@ class Settings(BaseSettings):
     artifact_timeout: float = Field(10.0, gt=0, le=120)
     # file:// artifacts are for development and tests on one machine; turn off where publishers are strangers.
     allow_file_urls: bool = True
+    # True only because the embedded dev stack serves test artifacts from 127.0.0.1; production sets false so
+    # an offer's URLs cannot reach loopback, private, link-local (cloud metadata) or multicast addresses.
+    allow_private_targets: bool = True
     common: CommonSettings = Field(default_factory=CommonSettings)

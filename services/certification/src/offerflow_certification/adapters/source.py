@@ -22,6 +22,9 @@ import httpx
 
 from offerflow_certification.image.certifier import sha256_stream
 from offerflow_certification.image.findings import ImageError
+from offerflow_shared import netguard
+
+MAX_REDIRECTS = 5
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,9 @@ class FileDiskSource:
 
 class HttpDiskSource:
     def __init__(self, *, max_bytes: int, chunk_bytes: int, spool_dir: Path | None = None,
-                 connect_timeout: float = 10.0, read_timeout: float = 60.0) -> None:
+                 connect_timeout: float = 10.0, read_timeout: float = 60.0, allow_private: bool = True) -> None:
         self.max_bytes, self.chunk_bytes, self.spool_dir = max_bytes, chunk_bytes, spool_dir
+        self.allow_private = allow_private  # off in production: see offerflow_shared.netguard
         self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
 
     @asynccontextmanager
@@ -85,24 +89,38 @@ class HttpDiskSource:
             await asyncio.to_thread(path.unlink, True)
 
     async def _download(self, url: str, spool: object) -> tuple[int, str]:
-        h, total = hashlib.sha256(), 0
-        write = spool.write  # type: ignore[attr-defined]
+        # Redirects are followed here, not by httpx, so every hop passes the SSRF rule.
+        target = url
         try:
-            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=True) as client, \
-                    client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    raise ImageError(f"the blob store answered HTTP {response.status_code} for the image")
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                    raise ImageError(f"the image is {declared} bytes, over the limit of {self.max_bytes}")
-                async for chunk in response.aiter_bytes(self.chunk_bytes):
-                    total += len(chunk)
-                    if total > self.max_bytes:
-                        raise ImageError(f"the image is over the limit of {self.max_bytes} bytes")
-                    h.update(chunk)
-                    await asyncio.to_thread(write, chunk)
+            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+                for _ in range(MAX_REDIRECTS + 1):
+                    try:
+                        await netguard.check_url(target, allow_private=self.allow_private)
+                    except netguard.BlockedTarget as exc:
+                        raise ImageError(f"the image URL is not allowed: {exc.reason}") from exc
+                    async with client.stream("GET", target) as response:
+                        if response.is_redirect and "location" in response.headers:
+                            target = str(response.url.join(response.headers["location"]))
+                            continue
+                        return await self._copy(response, spool)
         except httpx.HTTPError as exc:
             raise ImageError(f"cannot download the image: {type(exc).__name__}: {exc}") from exc
+        raise ImageError(f"the image URL redirects more than {MAX_REDIRECTS} times")
+
+    async def _copy(self, response: httpx.Response, spool: object) -> tuple[int, str]:
+        h, total = hashlib.sha256(), 0
+        write = spool.write  # type: ignore[attr-defined]
+        if response.status_code != 200:
+            raise ImageError(f"the blob store answered HTTP {response.status_code} for the image")
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            raise ImageError(f"the image is {declared} bytes, over the limit of {self.max_bytes}")
+        async for chunk in response.aiter_bytes(self.chunk_bytes):
+            total += len(chunk)
+            if total > self.max_bytes:
+                raise ImageError(f"the image is over the limit of {self.max_bytes} bytes")
+            h.update(chunk)
+            await asyncio.to_thread(write, chunk)
         return total, h.hexdigest()
 
 

@@ -7,8 +7,6 @@ network. Redirects are not followed (a redirect could lead anywhere). Only redac
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +19,7 @@ import httpx
 from offerflow_packaging import lead_rules
 from offerflow_packaging.adapters.leads import LeadRefused
 from offerflow_packaging.lead_rules import Lead
+from offerflow_shared import netguard
 
 
 def tls_context(extra_ca_file: Path | None = None) -> ssl.SSLContext:
@@ -36,18 +35,13 @@ class TargetGuard:
         self.allow_private = allow_private_targets
 
     async def check_host(self, host: str, port: int, shown: str) -> None:
-        if self.allow_private:
-            return
+        # The one SSRF rule of every service lives in offerflow_shared.netguard.
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise LeadRefused(f"the host of {shown} cannot be resolved ({exc.strerror or exc})") from exc
-        addresses = {str(info[4][0]) for info in infos}
-        if not addresses or not all(lead_rules.is_public_address(a) for a in addresses):
+            await netguard.check_host(host, port, allow_private=self.allow_private, shown=shown)
+        except netguard.BlockedTarget as exc:
             raise LeadRefused(
-                f"{shown} resolves to a private, loopback or otherwise non-public address; lead destinations "
-                "must be reachable on the public internet"
-            )
+                f"{exc.reason}; lead destinations must be reachable on the public internet"
+            ) from exc
 
     async def check_url(self, url: str, what: str) -> str:
         """The redacted URL, once it is acceptable."""

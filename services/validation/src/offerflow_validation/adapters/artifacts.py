@@ -16,7 +16,10 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from offerflow_shared import netguard
+
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+MAX_REDIRECTS = 5
 
 
 class ArtifactError(Exception):
@@ -59,11 +62,15 @@ class FileFetcher:
 
 @dataclass
 class HttpFetcher:
-    """``http(s)://`` with a bounded body and an overall deadline (a slow server cannot hold the step)."""
+    """``http(s)://`` with a bounded body and an overall deadline (a slow server cannot hold the step).
+
+    Every hop (the URL and each redirect) passes the shared SSRF rule first unless ``allow_private``.
+    """
 
     client: httpx.AsyncClient
     max_bytes: int = DEFAULT_MAX_BYTES
     timeout: float = 10.0
+    allow_private: bool = True
 
     async def fetch(self, url: str) -> bytes:
         try:
@@ -73,17 +80,29 @@ class HttpFetcher:
             raise ArtifactError(f"{redact(url)} did not answer within {self.timeout:g} s") from exc
         except httpx.HTTPError as exc:
             raise ArtifactError(f"{redact(url)} cannot be downloaded: {type(exc).__name__}") from exc
+        except netguard.BlockedTarget as exc:
+            raise ArtifactError(f"{redact(url)} is not allowed: {exc.reason}") from exc
 
     async def _get(self, url: str) -> bytes:
-        async with self.client.stream("GET", url, follow_redirects=True) as response:
-            if response.status_code != 200:
-                raise ArtifactError(f"{redact(url)} answered HTTP {response.status_code}")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > self.max_bytes:
-                    raise ArtifactError(f"{redact(url)} is larger than {self.max_bytes} bytes")
-            return bytes(body)
+        target = url
+        for _ in range(MAX_REDIRECTS + 1):
+            await netguard.check_url(target, allow_private=self.allow_private)
+            async with self.client.stream("GET", target, follow_redirects=False) as response:
+                if response.is_redirect and "location" in response.headers:
+                    target = str(response.url.join(response.headers["location"]))
+                    continue
+                return await self._body(url, response)
+        raise ArtifactError(f"{redact(url)} redirects more than {MAX_REDIRECTS} times")
+
+    async def _body(self, url: str, response: httpx.Response) -> bytes:
+        if response.status_code != 200:
+            raise ArtifactError(f"{redact(url)} answered HTTP {response.status_code}")
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > self.max_bytes:
+                raise ArtifactError(f"{redact(url)} is larger than {self.max_bytes} bytes")
+        return bytes(body)
 
 
 @dataclass
