@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 import asyncpg
 
+log = logging.getLogger("offerflow.db")
 _MIGRATION = re.compile(r"^(\d{3,})_[\w-]+\.sql$")
 # One lock for all services: migrations of different services never run at the same moment.
 _LOCK_ID = 0x0FFE_F10
@@ -15,6 +17,16 @@ _LOCK_ID = 0x0FFE_F10
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 5) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
     assert pool is not None
+    return pool
+
+
+async def open_migrated(dsn: str, component: str, directory: Path, *, max_size: int = 5) -> asyncpg.Pool:
+    """A pool on ``dsn`` whose schema for ``component`` is up to date (call it on the worker's event loop)."""
+    pool = await create_pool(dsn, max_size=max_size)
+    async with pool.acquire() as conn:
+        applied = await migrate(conn, component, directory)
+    if applied:
+        log.info("%s: applied migrations %s", component, ", ".join(applied))
     return pool
 
 

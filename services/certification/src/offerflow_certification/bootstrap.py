@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import faust
@@ -17,7 +16,6 @@ from offerflow_shared.runtime import Dispatcher, Sink
 from offerflow_shared.worker import FaustSink, run
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-log = logging.getLogger("offerflow.certification")
 
 
 def build_source(settings: Settings) -> DiskSource:
@@ -40,12 +38,8 @@ def build(settings: Settings) -> faust.App:
 
     async def on_start() -> None:
         # The pool belongs to the worker's event loop, so it is made here and not at build time.
-        pool = await db.create_pool(settings.common.database_dsn)
-        async with pool.acquire() as conn:
-            applied = await db.migrate(conn, app.SERVICE, MIGRATIONS)
-        if applied:
-            log.info("applied migrations: %s", ", ".join(applied))
-        store.bind(PostgresReportStore(pool))
+        store.bind(PostgresReportStore(
+            await db.open_migrated(settings.common.database_dsn, app.SERVICE, MIGRATIONS)))
 
     agents.register(faust_app, build_dispatcher(FaustSink(faust_app), build_source(settings), store),
                     concurrency=settings.concurrency, on_start=on_start)

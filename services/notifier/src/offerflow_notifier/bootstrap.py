@@ -47,12 +47,7 @@ def build(settings: Settings) -> faust.App:
 
     async def on_start() -> None:
         # The pool belongs to the worker's event loop, so it is made here and not at build time.
-        pool = await db.create_pool(settings.common.database_dsn)
-        async with pool.acquire() as conn:
-            applied = await db.migrate(conn, app.SERVICE, MIGRATIONS)
-        if applied:
-            log.info("applied migrations: %s", ", ".join(applied))
-        ledger.bind(PostgresLedger(pool))
+        ledger.bind(PostgresLedger(await db.open_migrated(settings.common.database_dsn, app.SERVICE, MIGRATIONS)))
         log.info("sending mail through %r as %s", notifier.mailer, settings.sender)
 
     agents.register(faust_app, build_dispatcher(notifier, FaustSink(faust_app)),

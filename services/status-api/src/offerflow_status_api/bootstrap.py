@@ -30,10 +30,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def open_database(dsn: str) -> asyncpg.Pool:
-    pool = await db.create_pool(dsn, max_size=10)
-    async with pool.acquire() as conn:
-        await db.migrate(conn, "status-api", MIGRATIONS)
-    return pool
+    return await db.open_migrated(dsn, "status-api", MIGRATIONS, max_size=10)
 
 
 def build_api(settings: Settings) -> FastAPI:
