@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from offerflow_packaging import handlers
+from offerflow_packaging.adapters.artifacts import MemoryArtifactSource
 from offerflow_packaging.adapters.leads import NoLeadDestination
 from offerflow_packaging.adapters.pages import MemoryPageStore
 from offerflow_shared.codec import encode
@@ -21,6 +22,18 @@ SUB_B = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 OUTSIDER = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
 STOREFRONT = "http://shop.test"
 SHA = "ab" * 32
+LOGO_URL = "https://cdn.contoso.example/logo.png"
+SHOT_URLS = [f"https://cdn.contoso.example/s{i}.png" for i in range(7)]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def png(tag: str) -> bytes:
+    """Bytes that pass the PNG magic check (the content past it is never decoded)."""
+    return PNG_MAGIC + tag.encode()
+
+
+def artifact_source() -> MemoryArtifactSource:
+    return MemoryArtifactSource({url: png(url) for url in [LOGO_URL, *SHOT_URLS]})
 
 
 def definition(**marketing: Any) -> dict[str, Any]:
@@ -31,8 +44,8 @@ def definition(**marketing: Any) -> dict[str, Any]:
         "description": '<p>Fast <b>and</b> safe.</p><script>alert("x")</script>'
         '<a href="javascript:alert(1)" onclick="steal()">bad</a><a href="https://contoso.example/docs">docs</a>',
         "privacyURL": "https://contoso.example/privacy",
-        "largeLogo": "https://cdn.contoso.example/logo.png",
-        "screenshots": [f"https://cdn.contoso.example/s{i}.png" for i in range(7)],
+        "largeLogo": LOGO_URL,
+        "screenshots": list(SHOT_URLS),
         "allowedSubscriptions": [SUB_A, SUB_B, "not-a-guid"],
         "publisherDisplayName": "Contoso Ltd",
     }
@@ -94,9 +107,14 @@ def pages() -> MemoryPageStore:
 
 @pytest.fixture
 def make_dispatcher() -> Callable[..., tuple[Dispatcher, MemorySink]]:
-    def make(pages: Any, leads: Any = None) -> tuple[Dispatcher, MemorySink]:
+    def make(pages: Any, leads: Any = None, artifacts: Any = None) -> tuple[Dispatcher, MemorySink]:
         sink = MemorySink()
-        deps = handlers.Deps(pages=pages, leads=leads or NoLeadDestination(), storefront_url=STOREFRONT)
+        deps = handlers.Deps(
+            pages=pages,
+            leads=leads or NoLeadDestination(),
+            artifacts=artifacts or artifact_source(),
+            storefront_url=STOREFRONT,
+        )
         return Dispatcher(
             service="packaging",
             out_topic="offerflow.packaging",

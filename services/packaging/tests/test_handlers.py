@@ -56,7 +56,9 @@ async def test_happy_path_writes_the_preview_slot_and_announces_it(
     assert "no lead destination configured" in events[2].message
 
     files = {k[3]: v for k, v in pages.files.items() if k[:3] == (*KEY, "preview")}
-    assert set(files) == {"index.html", "listing.json", "audience.json", "live.html"}
+    assets = {name for name in files if name.startswith("assets/")}
+    assert set(files) - assets == {"index.html", "listing.json", "audience.json", "live.html"}
+    assert len(assets) == 6  # the large logo and the first 5 screenshots, copied
     assert list(files)[-1] == "audience.json"
     assert json.loads(files["audience.json"]) == audience
     listing = json.loads(files["listing.json"])
@@ -71,6 +73,9 @@ async def test_happy_path_writes_the_preview_slot_and_announces_it(
         ["d2s-v3", "d4s-v3"],
     )
     assert len(listing["screenshots"]) == 5
+    assert {listing["logos"]["large"], *listing["screenshots"]} == assets
+    assert listing["logos"]["small"] is None
+    assert files[listing["logos"]["large"]] == kit.png(kit.LOGO_URL)
     assert listing["publisher"]["name"] == "Contoso Ltd"
     assert "<script" not in listing["description_html"]
 
@@ -81,6 +86,10 @@ async def test_happy_path_writes_the_preview_slot_and_announces_it(
         assert "Contoso Web Server" in page and "Gold" in page and "westeurope" in page
         assert "<script" not in page and "onclick" not in page and "javascript:" not in page
         assert '<a href="https://contoso.example/docs"' in page
+        assert "cdn.contoso.example" not in page  # images are served from the storefront's copies
+    logo = listing["logos"]["large"]
+    assert f'src="/preview/contoso.web-server/{logo}?subscriptionId=__OFFERFLOW_SUBSCRIPTION_ID__"' in preview
+    assert f'src="/apps/contoso.web-server/{logo}"' in live
 
 
 async def test_same_event_twice_gives_identical_events_and_files(

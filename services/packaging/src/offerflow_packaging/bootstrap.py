@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import faust
+import httpx
 
 from offerflow_packaging import agents, app, handlers, lead_rules, storefront
+from offerflow_packaging.adapters.artifacts import ArtifactSource, FileSource, HttpSource, SchemeRouter
 from offerflow_packaging.adapters.lead_http import HttpsEndpointSender, SalesforceSender, TargetGuard, tls_context
 from offerflow_packaging.adapters.lead_table import TableSender
 from offerflow_packaging.adapters.leads import LeadRouter
@@ -36,9 +38,20 @@ def build_leads(settings: Settings) -> LeadRouter:
     )
 
 
+def build_artifacts(settings: Settings) -> ArtifactSource:
+    limit, timeout = settings.artifact_max_bytes, settings.artifact_timeout_seconds
+    client = httpx.AsyncClient(timeout=timeout, headers={"User-Agent": "offerflow-packaging"})
+    web = HttpSource(client, max_bytes=limit, timeout=timeout, allow_private=settings.allow_private_targets)
+    sources: dict[str, ArtifactSource] = {"https": web, "http": web}
+    if settings.allow_file_urls:
+        sources["file"] = FileSource(max_bytes=limit)
+    return SchemeRouter(sources)
+
+
 def build(settings: Settings) -> faust.App:
     pages = LocalPageStore(settings.pages_root)
-    deps = handlers.Deps(pages=pages, leads=build_leads(settings), storefront_url=settings.storefront_url,
+    deps = handlers.Deps(pages=pages, leads=build_leads(settings), artifacts=build_artifacts(settings),
+                         storefront_url=settings.storefront_url,
                          secrets=SecretBox(settings.common.secrets_key_value()))
     faust_app = app.make_app(settings)
     agents.register(faust_app, build_dispatcher(FaustSink(faust_app), deps), concurrency=settings.concurrency)

@@ -11,8 +11,10 @@ from typing import Any
 from jinja2 import TemplateError
 
 from offerflow_packaging import rules
+from offerflow_packaging.adapters.artifacts import ArtifactSource
 from offerflow_packaging.adapters.leads import LeadDestination
 from offerflow_packaging.adapters.pages import PageStore
+from offerflow_packaging.assets import AssetProblem, collect
 from offerflow_packaging.listing import build_listing
 from offerflow_packaging.render import render_page
 from offerflow_shared.envelope import Envelope
@@ -39,6 +41,7 @@ from offerflow_shared.secrets import SecretBox, SecretUnavailable
 class Deps:
     pages: PageStore
     leads: LeadDestination
+    artifacts: ArtifactSource
     storefront_url: str
     secrets: SecretBox = field(default_factory=lambda: SecretBox(None))
 
@@ -47,10 +50,12 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).encode()
 
 
-async def _fail(out: Outbox, code: str, message: str, emails: list[str]) -> None:
+async def _fail(out: Outbox, code: str, message: str, emails: list[str], pointer: str | None = None) -> None:
     await out.emit(
         PackagingFailed(
-            summary=message, reasons=[Reason(code=code, message=message)], notification_emails=emails
+            summary=message,
+            reasons=[Reason(code=code, message=message, field=pointer)],
+            notification_emails=emails,
         )
     )
 
@@ -77,7 +82,13 @@ async def on_provisioning_passed(
         )
         return
     try:
-        listing = build_listing(publisher, offer, snapshot, event.replicas)
+        # Copied before rendering: the pages point at the storefront's copies, never at the publisher's server.
+        assets = await collect(snapshot.definition, deps.artifacts)
+    except AssetProblem as exc:
+        await _fail(out, exc.code, exc.message, emails, exc.pointer)
+        return
+    try:
+        listing = build_listing(publisher, offer, snapshot, event.replicas, assets)
         preview_page = render_page(listing, preview=True, audience_size=len(audience))
         live_page = render_page(listing, preview=False)
     except TemplateError as exc:
@@ -112,6 +123,7 @@ async def on_provisioning_passed(
     )
 
     files = {
+        **assets.files,  # first: a page is never visible before the images it shows
         rules.LISTING: _json(listing),
         rules.LIVE_PAGE: live_page.encode(),
         rules.PAGE: preview_page.encode(),
@@ -184,13 +196,21 @@ async def on_golive_requested(env: Envelope, event: GoLiveRequested, out: Outbox
             f"but the preview shows version {preview_version}; review the current preview first.",
         )
         return
+    # Production gets its own copy of the images: a later cancel removes the whole preview slot.
+    assets: dict[str, bytes] = {}
+    for path in _asset_paths(listing_raw):
+        data = await read(rules.PREVIEW, path)
+        if data is None:
+            await fail("no-preview", "The preview is incomplete (an image is missing): Publish again.")
+            return
+        assets[path] = data
     try:
         await asyncio.to_thread(
             deps.pages.write_slot,
             publisher,
             offer,
             rules.PRODUCTION,
-            {rules.LISTING: listing_raw, rules.PAGE: live_page},
+            {**assets, rules.LISTING: listing_raw, rules.PAGE: live_page},
         )
     except OSError as exc:
         await fail(
@@ -221,6 +241,17 @@ def _version(raw: bytes) -> int | None:
     except (ValueError, KeyError, TypeError):
         return None
     return value if isinstance(value, int) else None
+
+
+def _asset_paths(raw: bytes) -> list[str]:
+    """The ``assets/<file>`` paths a stored listing refers to (logos first, then screenshots), each once."""
+    try:
+        listing = json.loads(raw)
+        values = [*listing.get("logos", {}).values(), *listing.get("screenshots", [])]
+    except (ValueError, AttributeError, TypeError):
+        return []
+    paths = [v for v in values if isinstance(v, str) and rules.asset_file(v) is not None]
+    return list(dict.fromkeys(paths))
 
 
 def build_handlers(deps: Deps) -> dict[str, Handler]:

@@ -1,7 +1,10 @@
 """Merges the technical content (plans, images, replicas) and the marketing content into one listing.
 
 The listing is the machine-readable ``listing.json`` and the only input of the page template, so the
-page and the JSON never disagree. Pure: no I/O.
+page and the JSON never disagree. Pure: no I/O (the artifacts were copied before, see ``assets.py``).
+
+Logos and screenshots are paths relative to the slot (``assets/<file>``): under ``/apps/{slug}/`` they
+resolve to the live copies; the page template turns them into absolute storefront paths per slot.
 """
 
 from __future__ import annotations
@@ -10,19 +13,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from offerflow_packaging import rules
+from offerflow_packaging.assets import LOGOS, MAX_SCREENSHOTS, Assets
 from offerflow_packaging.sanitize import clean_html, safe_url, text
 from offerflow_shared.events import OfferSnapshot, Replica
 from offerflow_shared.offer import IMAGES_KEY, VM, marketplace, plans
 
 SCHEMA = 1
-MAX_SCREENSHOTS = 5
-LOGOS = ("small", "medium", "large", "wide", "hero")
 # The platform always opens these, whatever the plan lists.
 DEFAULT_PORTS = {"windows": ["3389/TCP", "5986/TCP"], "linux": ["22/TCP"]}
 
 
 def build_listing(
-    publisher: str, offer: str, snapshot: OfferSnapshot, replicas: Sequence[Replica]
+    publisher: str, offer: str, snapshot: OfferSnapshot, replicas: Sequence[Replica], assets: Assets
 ) -> dict[str, Any]:
     d = snapshot.definition
     return {
@@ -34,8 +36,8 @@ def build_listing(
         "summary": text(marketplace(d, "summary"), 100),
         "long_summary": text(marketplace(d, "longSummary"), 256),
         "description_html": clean_html(marketplace(d, "description")),
-        "logos": {name: safe_url(marketplace(d, f"{name}Logo")) for name in LOGOS},
-        "screenshots": _screenshots(marketplace(d, "screenshots")),
+        "logos": {name: assets.logos.get(name) for name in LOGOS},
+        "screenshots": assets.screenshots[:MAX_SCREENSHOTS],
         "links": {
             "privacy": safe_url(marketplace(d, "privacyURL")),
             "terms": safe_url(marketplace(d, "termsOfUseURL")),
@@ -88,16 +90,6 @@ def _ports(value: Any, family: str) -> list[str]:
 
 def _strings(value: Any) -> list[str]:
     return [v.strip() for v in value if isinstance(v, str) and v.strip()] if isinstance(value, list) else []
-
-
-def _screenshots(value: Any) -> list[str]:
-    urls: list[str] = []
-    for item in value if isinstance(value, list) else []:
-        raw = item.get("uri") or item.get("url") if isinstance(item, dict) else item
-        url = safe_url(raw)
-        if url is not None:
-            urls.append(url)
-    return urls[:MAX_SCREENSHOTS]
 
 
 def _useful_links(value: Any) -> list[dict[str, str]]:

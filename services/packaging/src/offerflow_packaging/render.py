@@ -11,6 +11,9 @@ from markupsafe import Markup
 from offerflow_packaging.sanitize import clean_html
 
 PREVIEW_BANNER = "Preview — visible only to the whitelisted subscriptions"
+# A preview's assets need the viewer's subscription id, known only when the page is served: the storefront
+# replaces this token in the stored preview page with the (validated) id of the request.
+SUBSCRIPTION_TOKEN = "__OFFERFLOW_SUBSCRIPTION_ID__"
 
 
 @lru_cache(maxsize=1)
@@ -25,8 +28,20 @@ def environment() -> Environment:
     return env
 
 
+def asset_url(slug: str, path: str, *, preview: bool) -> str:
+    """Where the storefront serves a listing's ``assets/<file>`` for the preview or the live page."""
+    if preview:
+        return f"/preview/{slug}/{path}?subscriptionId={SUBSCRIPTION_TOKEN}"
+    return f"/apps/{slug}/{path}"
+
+
 def render_page(listing: dict[str, Any], *, preview: bool, audience_size: int = 0) -> str:
     template = environment().get_template("page.html")
+    slug = str(listing["slug"])
     return template.render(
-        listing=listing, preview=preview, banner=PREVIEW_BANNER, audience_size=audience_size
+        listing=listing,
+        preview=preview,
+        banner=PREVIEW_BANNER,
+        audience_size=audience_size,
+        asset=lambda path: asset_url(slug, path, preview=preview),
     )

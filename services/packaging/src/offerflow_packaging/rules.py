@@ -17,6 +17,11 @@ LISTING = "listing.json"
 AUDIENCE = "audience.json"
 # The preview slot also keeps the banner-less render, so going live publishes exactly what was previewed.
 LIVE_PAGE = "live.html"
+# Copied artifacts live beside the pages as ``assets/<sha256[:16]>.<png|jpg>``: content-addressed, so the
+# same bytes always get the same name and rewriting a slot on redelivery changes nothing.
+ASSETS = "assets"
+_ASSET_FILE = re.compile(r"^[0-9a-f]{16}\.(png|jpg)$")
+ASSET_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
 
 
 class UnsafeName(ValueError):
@@ -39,6 +44,18 @@ def parse_slug(value: str) -> tuple[str, str] | None:
     if not dot or not _SEGMENT.fullmatch(publisher) or not _SEGMENT.fullmatch(offer):
         return None
     return publisher, offer
+
+
+def asset_type(file: str) -> str | None:
+    """The content type of a well-formed asset file name (``<16 hex>.png|jpg``), or None for anything else."""
+    match = _ASSET_FILE.fullmatch(file)
+    return ASSET_TYPES[match.group(1)] if match else None
+
+
+def asset_file(path: str) -> str | None:
+    """``assets/<file>`` → ``<file>`` when well formed, else None."""
+    folder, slash, file = path.partition("/")
+    return file if slash and folder == ASSETS and asset_type(file) else None
 
 
 def normalise_subscription(value: Any) -> str | None:

@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     # True suits the embedded setup (endpoints on this machine); production sets false so an offer cannot
     # point packaging at loopback or private addresses (and only https:// is accepted).
     allow_private_targets: bool = True
+    # Bounds on copying one logo or screenshot into the page store.
+    artifact_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    artifact_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    # file:// artifacts are for development and tests on one machine; turn off where publishers are strangers.
+    allow_file_urls: bool = True
     # A PEM CA bundle trusted for lead endpoints in addition to the public roots (an internal CRM's CA).
     lead_ca_file: Path | None = None
     # Where web-to-lead forms go when the offer's leadConfiguration names no salesForceUrl.

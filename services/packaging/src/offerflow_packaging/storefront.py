@@ -12,17 +12,19 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
+from urllib.parse import quote
 
 import faust
 from faust import web
 
 from offerflow_packaging import rules
 from offerflow_packaging.adapters.pages import PageStore
+from offerflow_packaging.render import SUBSCRIPTION_TOKEN
 
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
 _SECURITY = {
-    "Content-Security-Policy": "default-src 'none'; img-src http: https:; style-src 'unsafe-inline'; "
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     # Preview URLs carry a subscription id: never hand it to the sites the page links to.
@@ -30,6 +32,8 @@ _SECURITY = {
 }
 _Route = Callable[..., Awaitable[web.Response]]
 _PRIVATE = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex, nofollow"}
+# Live assets are content-addressed: a name never changes meaning, so caches may keep them.
+_IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 
 
 @dataclass(frozen=True)
@@ -50,12 +54,12 @@ class Storefront:
     async def _read(self, publisher: str, offer: str, slot: str, name: str) -> bytes | None:
         return await asyncio.to_thread(self.pages.read, publisher, offer, slot, name)
 
-    async def _live(self, slug: str, name: str, content_type: str) -> Reply:
+    async def _live(self, slug: str, name: str, content_type: str, extra: dict[str, str] | None = None) -> Reply:
         ids = rules.parse_slug(slug)
         if ids is None:
             return NOT_FOUND
         body = await self._read(*ids, rules.PRODUCTION, name)
-        return NOT_FOUND if body is None else Reply(200, body, content_type, dict(_SECURITY))
+        return NOT_FOUND if body is None else Reply(200, body, content_type, {**_SECURITY, **(extra or {})})
 
     async def _preview(self, slug: str, subscription_id: str | None, name: str, content_type: str) -> Reply:
         ids = rules.parse_slug(slug)
@@ -73,8 +77,26 @@ class Storefront:
     async def live_listing(self, slug: str) -> Reply:
         return await self._live(slug, rules.LISTING, JSON)
 
+    async def live_asset(self, slug: str, file: str) -> Reply:
+        content_type = rules.asset_type(file)
+        if content_type is None:
+            return NOT_FOUND
+        return await self._live(slug, f"{rules.ASSETS}/{file}", content_type, _IMMUTABLE)
+
     async def preview_page(self, slug: str, subscription_id: str | None) -> Reply:
-        return await self._preview(slug, subscription_id, rules.PAGE, HTML)
+        reply = await self._preview(slug, subscription_id, rules.PAGE, HTML)
+        subscription = rules.normalise_subscription(subscription_id)
+        if reply.status != 200 or subscription is None:
+            return reply
+        # The page's image URLs carry the viewer's own (validated, canonical) id, so they pass the same check.
+        body = reply.body.replace(SUBSCRIPTION_TOKEN.encode(), quote(subscription).encode())
+        return Reply(reply.status, body, reply.content_type, reply.headers)
+
+    async def preview_asset(self, slug: str, file: str, subscription_id: str | None) -> Reply:
+        content_type = rules.asset_type(file)
+        if content_type is None:
+            return NOT_FOUND
+        return await self._preview(slug, subscription_id, f"{rules.ASSETS}/{file}", content_type)
 
     async def preview_listing(self, slug: str, subscription_id: str | None) -> Reply:
         return await self._preview(slug, subscription_id, rules.LISTING, JSON)
@@ -114,6 +136,14 @@ def register(app: faust.App, storefront: Storefront) -> None:
     @page("/apps/{slug}", name="live-page")
     async def live_page(self: web.View, request: web.Request, slug: str) -> web.Response:
         return _respond(self, await storefront.live_page(slug))
+
+    @page("/apps/{slug}/assets/{file}", name="live-asset")
+    async def live_asset(self: web.View, request: web.Request, slug: str, file: str) -> web.Response:
+        return _respond(self, await storefront.live_asset(slug, file))
+
+    @page("/preview/{slug}/assets/{file}", name="preview-asset")
+    async def preview_asset(self: web.View, request: web.Request, slug: str, file: str) -> web.Response:
+        return _respond(self, await storefront.preview_asset(slug, file, _subscription(request)))
 
     @page("/preview/{slug}/listing.json", name="preview-listing")
     async def preview_listing(self: web.View, request: web.Request, slug: str) -> web.Response:

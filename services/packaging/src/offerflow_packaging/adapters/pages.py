@@ -1,5 +1,6 @@
 """Page slots: ``<root>/<publisher>/<offer>/<slot>/<file>``. Calls block; callers run them in a thread.
 
+File names are plain (``index.html``) or the one sub-folder of copied artifacts (``assets/<file>``).
 Each file is replaced atomically (temp + fsync + rename). A slot's files are written in the order
 given and removed audience first, so a preview is never served to anyone while half written or removed.
 """
@@ -31,7 +32,9 @@ def _check(publisher: str, offer: str, slot: str, name: str | None = None) -> No
     rules.safe_segment(offer, "offer id")
     if slot not in (rules.PREVIEW, rules.PRODUCTION):
         raise ValueError(f"unknown page slot {slot!r}")
-    if name is not None and (name != os.path.basename(name) or name.startswith(".")):
+    if name is None or rules.asset_file(name) is not None:
+        return  # the one sub-folder: ``assets/<16 hex>.<png|jpg>``, nothing that could climb out
+    if name != os.path.basename(name) or name.startswith("."):
         raise ValueError(f"bad page file name {name!r}")
 
 
@@ -48,12 +51,14 @@ class LocalPageStore:
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
             _check(publisher, offer, slot, name)
-            temp = folder / f".{name}.tmp"
+            target = folder / name
+            target.parent.mkdir(exist_ok=True)
+            temp = target.parent / f".{target.name}.tmp"
             with temp.open("wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(temp, folder / name)
+            os.replace(temp, target)
 
     def read(self, publisher: str, offer: str, slot: str, name: str) -> bytes | None:
         _check(publisher, offer, slot, name)
