@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := uv run python
 PYTEST_ARGS ?=
 
-.PHONY: up test install check lint typecheck unit samples bench chaos clean
+.PHONY: up test install check lint typecheck unit samples bench bench-rebuild chaos clean
 
 up: install
 	$(PY) deploy/dev/stack.py up
