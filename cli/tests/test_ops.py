@@ -15,14 +15,16 @@ from typer.testing import CliRunner, Result
 
 from offerflow_cli import ops_kafka
 from offerflow_cli.main import _register, app
-from offerflow_shared.codec import encode, headers_for
+from offerflow_shared.codec import decode, encode, headers_for
 from offerflow_shared.dlq import DeadLetter
 from offerflow_shared.envelope import Envelope, wrap
 from offerflow_shared.events import (
+    CertificationFailed,
     CertificationProgressed,
     CertificationStarted,
     OfferSnapshot,
     PublishRequested,
+    Reason,
     ValidationPassed,
     ValidationStarted,
 )
@@ -166,3 +168,36 @@ async def test_tail_follows_new_records(broker: str) -> None:
     await send(broker, [(PUBLISHING.name, env)], [])
     await asyncio.wait_for(task, 30)
     assert "offer.publish_requested" in ops_kafka.line(seen[0]) and offer in ops_kafka.line(seen[0])
+
+
+def test_dlq_replay_skips_letters_of_runs_that_have_ended(broker: str) -> None:
+    offer = "ended-" + uuid.uuid4().hex[:8]
+    ended = wrap(ValidationPassed(offer=SNAP), offer_id=offer, publisher_id="p", run_id="run-a-" + offer,
+                 producer="validation")
+    running = wrap(ValidationPassed(offer=SNAP), offer_id=offer, publisher_id="p", run_id="run-b-" + offer,
+                   producer="validation")
+    # What certification emits when it gives up on ``ended``: the run's failure, caused by the dead letter.
+    failure = ended.follow(CertificationFailed(summary="s", reasons=[Reason(code="internal-error", message="m")],
+                                               dead_letter="offerflow.validation.dlq <- offerflow.validation[0]@1"),
+                           producer="certification")
+    letters = [DeadLetter(topic=VALIDATION.name, partition=0, offset=o, key=offer.encode(), value=encode(env),
+                          error_class="KeyError", error_message="boom", consumer="certification")
+               for o, env in ((1, ended), (2, running))]
+    asyncio.run(send(broker, [(CERTIFICATION.name, failure)], letters))
+    args = ("dlq", "replay", "--consumer", "certification", "--offer", offer, "--yes", "--bootstrap", broker)
+
+    first = cli(*args, "--json")
+    assert first.exit_code == 0, first.output
+    docs = json.loads(first.stdout)
+    assert [d.get("replayedTo") for d in docs if "skipped" not in d] == [VALIDATION.name]
+    [skipped] = [d for d in docs if "skipped" in d]
+    assert "already failed for this dead letter" in skipped["skipped"] and str(failure.event_id) in skipped["skipped"]
+
+    again = json.loads(cli(*args, "--json").stdout)  # still reported, still not replayed
+    assert [d["skipped"] for d in again] == [skipped["skipped"]]
+    forced = json.loads(cli(*args, "--force", "--json").stdout)
+    assert [d.get("replayedTo") for d in forced] == [VALIDATION.name]
+
+    records = asyncio.run(ops_kafka.read_to_end(broker, [VALIDATION.name]))
+    back = [decode(r.value) for r in records if r.key == offer.encode()]
+    assert sorted(e.run_id or "" for e in back) == sorted([running.run_id or "", ended.run_id or ""])

@@ -181,3 +181,14 @@ def test_follow_in_a_terminal_draws_a_bar_per_step(api: FakeApi, cli: Invoke,
     for name in ("Validate Pre-Requisites", "Certification", "Publisher signoff"):
         assert name in r.stdout
     assert "━" in r.stdout
+
+
+def test_publish_retries_a_busy_api_with_the_same_idempotency_key(api: FakeApi, cli: Invoke) -> None:
+    busy = resp(503, {"error": {"code": "ServiceBusy", "message": "busy", "retryable": True}})
+    api.on("POST", f"{PUB}/demo/publish", busy, resp(202, headers=LOC))
+    api.on("GET", OP)
+    r = cli("offers", "publish", "demo", "--emails", "a@x.com")
+    assert r.exit_code == 0, r.output
+    sent = api.sent("POST", f"{PUB}/demo/publish")
+    assert len(sent) == 2
+    assert sent[0].headers["Idempotency-Key"] == sent[1].headers["Idempotency-Key"] != ""

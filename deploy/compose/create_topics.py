@@ -1,9 +1,11 @@
 """Creates every topic of the contract on a multi-broker cluster (the one-shot job of compose and k8s).
 
-``offerflow_shared.kafka.ensure_topics`` is made for the single dev broker (replication factor 1); a cluster
-needs every partition on three brokers with two in sync before a write counts, so this job waits until
-enough brokers have joined, creates what is missing, and fails loudly when an existing topic does not
-match (a topic created with the wrong partition count cannot be fixed by creating it again).
+A cluster needs every partition on three brokers with two in sync before a write counts, so this job waits
+until enough brokers have joined, then runs ``offerflow_shared.kafka.ensure_topics``: it creates what is
+missing with the contract's settings (events kept forever, ``min.insync.replicas``), brings the settings of
+topics that exist to the same values, prints every change, and fails loudly when an existing topic has the
+wrong partition count (that cannot be fixed by creating it again, and is never changed here: adding
+partitions would remap offer ids).
 
     python deploy/compose/create_topics.py --replication-factor 3 --min-insync-replicas 2
 """
@@ -12,27 +14,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 import time
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
+from offerflow_shared.kafka import TopicReport, ensure_topics
 from offerflow_shared.settings import CommonSettings
-from offerflow_shared.topics import PARTITIONS, all_topic_names
+from offerflow_shared.topics import PARTITIONS
 
 
-def plan(existing: dict[str, int], *, partitions: int) -> tuple[list[str], list[str]]:
-    """Returns (topics to create, problems with topics that exist) for the contract's topic names."""
-    wanted = [name for name in all_topic_names() if name not in existing]
-    problems = [
-        f"{name} has {count} partitions, the contract says {partitions}"
-        for name, count in sorted(existing.items())
-        if name in all_topic_names() and count != partitions
-    ]
-    return wanted, problems
+def summary(report: TopicReport) -> tuple[list[str], list[str]]:
+    """(lines for stdout, lines for stderr) of one run: every creation and change, then what is wrong."""
+    out = [f"create_topics: created {name}" for name in report.created]
+    out += [f"create_topics: changed {line}" for line in report.changed]
+    out.append(f"create_topics: created {len(report.created)}, changed {len(report.changed)}, "
+               f"problems {len(report.problems)}")
+    return out, [f"create_topics: {problem}" for problem in report.problems]
 
 
 async def _connect(bootstrap: str, brokers: int, deadline: float) -> AIOKafkaAdminClient:
@@ -57,22 +57,16 @@ async def _connect(bootstrap: str, brokers: int, deadline: float) -> AIOKafkaAdm
 async def create(bootstrap: str, *, replication_factor: int, min_insync: int, wait_seconds: float) -> int:
     admin = await _connect(bootstrap, replication_factor, time.monotonic() + wait_seconds)
     try:
-        described = await admin.describe_topics(all_topic_names())
-        existing = {t["topic"]: len(t["partitions"]) for t in described if t.get("error_code", 0) == 0}
-        wanted, problems = plan(existing, partitions=PARTITIONS)
-        for problem in problems:
-            print(f"create_topics: {problem}", file=sys.stderr, flush=True)
-        if wanted:
-            config = {"min.insync.replicas": str(min_insync)}
-            # A second job started at the same moment may win the race; the topics exist either way.
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
-                    [NewTopic(name, PARTITIONS, replication_factor, topic_configs=config) for name in wanted]
-                )
-        print(f"create_topics: created {len(wanted)}, kept {len(existing)}", flush=True)
-        return 1 if problems else 0
+        report = await ensure_topics(bootstrap, partitions=PARTITIONS, replication_factor=replication_factor,
+                                     configs={"min.insync.replicas": str(min_insync)}, admin=admin)
     finally:
         await admin.close()
+    out, err = summary(report)
+    for line in err:
+        print(line, file=sys.stderr, flush=True)
+    for line in out:
+        print(line, flush=True)
+    return 1 if report.problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:

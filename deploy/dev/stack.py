@@ -22,6 +22,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -70,6 +71,8 @@ class Stack:
     admin_token: str = field(default_factory=lambda: "ofa_" + secrets.token_urlsafe(24))
     # A Fernet key (32 url-safe base64 bytes) sealing lead credentials between status-api and packaging.
     secrets_key: str = field(default_factory=lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+    # HMAC key of packaging's preview links (a fresh one per stack: links of an earlier stack stop working).
+    preview_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -104,8 +107,12 @@ class Stack:
             "OFFERFLOW_KAFKA_RUN_DIR": str(self.run_dir / "kafka"),
             "OFFERFLOW_PG_PORT": str(p.postgres),
             "OFFERFLOW_PG_RUN_DIR": str(self.run_dir / "postgres"),
+            # Fault injection (offerflow_shared.faults): tests arm a fault by writing <run_dir>/faults/<service>.
+            "OFFERFLOW_FAULTS_DIR": str(self.run_dir / "faults"),
             "OFFERFLOW_STATUS_API_PORT": str(p.api),
             "OFFERFLOW_STATUS_API_ADMIN_TOKEN": self.admin_token,
+            # The outbox relay runs as its own process here, so that it can be stopped and killed on its own.
+            "OFFERFLOW_STATUS_API_EMBEDDED_RELAY": "false",
             "OFFERFLOW_STATUS_API_PROJECTION_WEB_PORT": str(p.web["projection"]),
             "OFFERFLOW_VALIDATION_WEB_PORT": str(p.web["validation"]),
             "OFFERFLOW_CERTIFICATION_WEB_PORT": str(p.web["certification"]),
@@ -114,6 +121,7 @@ class Stack:
             "OFFERFLOW_PACKAGING_WEB_PORT": str(p.web["packaging"]),
             "OFFERFLOW_PACKAGING_PAGES_ROOT": str(self.run_dir / "pages"),
             "OFFERFLOW_PACKAGING_STOREFRONT_URL": f"http://127.0.0.1:{p.storefront}",
+            "OFFERFLOW_PACKAGING_PREVIEW_SECRET": self.preview_secret,
             "OFFERFLOW_NOTIFIER_WEB_PORT": str(p.web["notifier"]),
             "OFFERFLOW_NOTIFIER_SMTP_PORT": str(p.smtp),
             "OFFERFLOW_MAILSINK_SMTP_PORT": str(p.smtp),
@@ -132,8 +140,31 @@ class Stack:
         from offerflow_shared.kafka import ensure_topics
 
         asyncio.run(ensure_topics(self.kafka_bootstrap))
+        self.start_azurite()
+
+    # Azurite (deploy/dev/azurite.py): the storage account of the Azure Table / Blob lead destinations.
+    def _azurite(self) -> Any:
+        if getattr(self, "_azurite_proc", None) is None:
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from azurite import Azurite
+
+            self._azurite_proc = Azurite(self.run_dir / "azurite")
+        return self._azurite_proc
+
+    def start_azurite(self) -> None:
+        self._azurite().start()
+
+    def stop_azurite(self) -> None:
+        self._azurite().stop()
+
+    @property
+    def azurite_connection_string(self) -> str:
+        """A connection string for the Azure Table / Blob lead destinations ("" when Azurite is not running)."""
+        proc = self._azurite()
+        return str(proc.connection_string()) if proc.table_port else ""
 
     def stop_infra(self) -> None:
+        self.stop_azurite()
         subprocess.run([str(ROOT / "deploy/postgres/bin/pg-stop")], env=self.env(), check=False)
         subprocess.run([str(ROOT / "deploy/kafka/bin/kafka-stop")], env=self.env(), check=False)
 
@@ -143,6 +174,7 @@ class Stack:
         cmds = {name: [str(BIN / f"offerflow-{name}")] for name in SERVICES}
         cmds["projection"] = [str(BIN / "offerflow-projection")]
         cmds["status-api"] = [str(BIN / "offerflow-status-api")]
+        cmds["relay"] = [str(BIN / "offerflow-outbox-relay")]
         cmds["mailsink"] = [str(BIN / "offerflow-mailsink")]
         return cmds
 
@@ -154,7 +186,7 @@ class Stack:
                                             stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_services(self, timeout: float = 90.0) -> None:
-        for name in ("mailsink", "status-api", "projection", *SERVICES):
+        for name in ("mailsink", "status-api", "relay", "projection", *SERVICES):
             self.start(name)
         self.wait_ready(timeout)
 
@@ -210,7 +242,8 @@ def endpoints(stack: Stack, publisher: str, token: str | None) -> dict[str, obje
             "mail_url": stack.mail_url,
             "kafka_bootstrap": stack.kafka_bootstrap, "postgres_dsn": stack.dsn,
             "storefront_url": f"http://127.0.0.1:{stack.ports.storefront}", "publisher": publisher,
-            "token": token, "admin_token": stack.admin_token}
+            "token": token, "admin_token": stack.admin_token,
+            "azurite_connection_string": stack.azurite_connection_string}
 
 
 def create_publisher(stack: Stack, publisher: str) -> str:
@@ -295,7 +328,8 @@ def with_infra(run_dir: Path, command: list[str]) -> int:
                "OFFERFLOW_DATABASE_DSN": stack.dsn, "OFFERFLOW_TEST_RUN_DIR": str(run_dir),
                "OFFERFLOW_KAFKA_RUN_DIR": str(run_dir / "kafka"), "OFFERFLOW_KAFKA_PORT": str(ports.kafka),
                "OFFERFLOW_KAFKA_CONTROLLER_PORT": str(ports.kafka_controller),
-               "OFFERFLOW_PG_RUN_DIR": str(run_dir / "postgres"), "OFFERFLOW_PG_PORT": str(ports.postgres)}
+               "OFFERFLOW_PG_RUN_DIR": str(run_dir / "postgres"), "OFFERFLOW_PG_PORT": str(ports.postgres),
+               "OFFERFLOW_AZURITE_CONNECTION_STRING": stack.azurite_connection_string}
         return subprocess.call(command, env=env, cwd=ROOT)
     finally:
         stack.stop_infra()

@@ -15,11 +15,15 @@ from offerflow_shared.offer_rules import (
     merge_secrets,
     publish_problems,
 )
+from offerflow_shared.offer_rules.connection_strings import ConnectionStringError, parse_storage_connection
 from tests.offers import factory
 
 M = "microsoft-azure-marketplace."
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 CONN = "DefaultEndpointsProtocol=https;AccountName=leads;AccountKey=c2VjcmV0;EndpointSuffix=core.windows.net"
+AZURITE = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=c2VjcmV0;"
+           "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;")
+SAS_BLOB = "BlobEndpoint=https://leads.blob.core.windows.net/;SharedAccessSignature=sv=2022-11-02&sig=abc%3D"
 
 
 @pytest.fixture
@@ -39,7 +43,12 @@ COMPLETE = [
     ("AzureTable", "tableLeadConfiguration", {"connectionString": CONN}),
     ("SalesForce", "salesForceLeadConfiguration", {"objectIdentifier": "00D5w000004qDxE"}),
     ("HttpsEndpoint", "httpsEndpointLeadConfiguration", {"httpsEndpointUrl": "https://flow.example/trigger?sig=x"}),
-    ("Marketo", "marketoLeadConfiguration", {"serverId": "s1", "munchkinId": "123-ABC-456", "formId": "1001"}),
+    ("Marketo", "marketoLeadConfiguration", {"serverId": "s1", "munchkinId": "123-ABC-456", "formId": "1001",
+                                             "clientId": "c1", "clientSecret": "s"}),
+    ("Marketo", "marketoLeadConfiguration", {"munchkinId": "123-ABC-456", "clientId": "c1", "clientSecret": "s"}),
+    ("AzureTable", "tableLeadConfiguration", {"connectionString": AZURITE}),
+    ("AzureTable", "tableLeadConfiguration", {"connectionString": "UseDevelopmentStorage=true"}),
+    ("AzureBlob", "blobLeadConfiguration", {"connectionString": SAS_BLOB, "containerName": "leads"}),
     ("Dynamics", "crmLeadConfiguration", {"authenticationType": "azureAD", "instanceUrl": "https://x.crm.dynamics.com",
                                           "applicationId": factory.SUBSCRIPTION, "directoryId": factory.SUBSCRIPTION,
                                           "applicationKey": "k"}),
@@ -67,8 +76,29 @@ INCOMPLETE = [
     ("HttpsEndpoint", "httpsEndpointLeadConfiguration", {}, {"httpsEndpointUrl": "required"}),
     ("HttpsEndpoint", "httpsEndpointLeadConfiguration", {"httpsEndpointUrl": "http://plain.example/"},
      {"httpsEndpointUrl": "invalid_url"}),
-    ("Marketo", "marketoLeadConfiguration", {"serverId": "s"},
-     {"munchkinId": "required", "formId": "required"}),
+    ("Marketo", "marketoLeadConfiguration", {"serverId": "s", "formId": "1"},
+     {"munchkinId": "required", "clientId": "required", "clientSecret": "required"}),
+    ("Marketo", "marketoLeadConfiguration", {"munchkinId": "123-ABC-456", "clientId": "c",
+                                             "clientSecret": SECRET_PLACEHOLDER}, {"clientSecret": "secret_missing"}),
+    # Connection strings packaging could not use are refused here, naming the field.
+    ("AzureTable", "tableLeadConfiguration", {"connectionString": "AccountName=leads;AccountKey=not base64!"},
+     {"connectionString": "invalid_connection_string"}),
+    ("AzureTable", "tableLeadConfiguration", {"connectionString": "AccountName=leads;AcountKey=c2VjcmV0"},
+     {"connectionString": "invalid_connection_string"}),
+    ("AzureTable", "tableLeadConfiguration", {"connectionString": "AccountName=leads"},
+     {"connectionString": "invalid_connection_string"}),
+    ("AzureTable", "tableLeadConfiguration", {"connectionString": "AccountName=Leads_1;AccountKey=c2VjcmV0"},
+     {"connectionString": "invalid_connection_string"}),
+    ("AzureBlob", "blobLeadConfiguration", {"connectionString": "TableEndpoint=https://t.example/;"
+                                            "SharedAccessSignature=sig=x", "containerName": "leads"},
+     {"connectionString": "invalid_connection_string"}),  # no way to reach the blob service
+    ("AzureBlob", "blobLeadConfiguration", {"connectionString": CONN, "containerName": "Leads--2024"},
+     {"containerName": "invalid_value"}),
+    ("AzureBlob", "blobLeadConfiguration", {"connectionString": "postgresql://u:p@db.example/x",
+                                            "containerName": "cc1"},
+     {"connectionString": "invalid_connection_string"}),
+    ("AzureTable", "tableLeadConfiguration", {"tableConnectionString": "postgresql://u:p@db.example:99999/x"},
+     {"tableConnectionString": "invalid_connection_string"}),
     ("Dynamics", "crmLeadConfiguration", {}, {"authenticationType": "required", "instanceUrl": "required"}),
     ("Dynamics", "crmLeadConfiguration", {"authenticationType": "azureAD", "instanceUrl": "https://x.example"},
      {"applicationId": "required", "directoryId": "required", "applicationKey": "required"}),
@@ -102,7 +132,7 @@ def secret_doc(d: dict[str, Any]) -> dict[str, Any]:
 
 def test_secret_fields() -> None:
     assert frozenset({"connectionString", "tableConnectionString", "applicationKey", "password",
-                      "httpsEndpointUrl"}) == SECRET_FIELDS
+                      "httpsEndpointUrl", "clientSecret"}) == SECRET_FIELDS
 
 
 def test_mask_replaces_every_set_secret_and_nothing_else(d: dict[str, Any]) -> None:
@@ -150,3 +180,33 @@ def test_omitting_a_secret_removes_it(d: dict[str, Any]) -> None:
     new = mask_secrets(stored)
     del new["offer"][M + "tableLeadConfiguration"]["connectionString"]
     assert merge_secrets(new, stored)["offer"][M + "tableLeadConfiguration"] == {}
+
+
+def test_connection_string_messages_name_the_problem_and_never_the_key(d: dict[str, Any]) -> None:
+    key = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"
+    d["offer"][M + "leadDestination"] = "AzureTable"
+    for conn, says in [(f"AccountName=leads;AccountKey={key}!", "AccountKey is not valid base64"),
+                       (f"AccountName=leads;AcountKey={key}", "unknown setting 'AcountKey'"),
+                       (f"{key}==", "unknown setting (known:"),
+                       ("AccountName=leads", "needs AccountKey or SharedAccessSignature"),
+                       ("DefaultEndpointsProtocol=ftp;AccountName=leads;AccountKey=c2VjcmV0", "https or http")]:
+        d["offer"][M + "tableLeadConfiguration"] = {"connectionString": conn}
+        [r] = [r for r in publish_problems(d, now=NOW) if r.level == "error"]
+        assert r.field == f"/offer/{M}tableLeadConfiguration/connectionString", conn
+        assert r.message.startswith("connectionString ") and says in r.message, r.message
+        assert key not in r.message
+
+
+def test_the_parser_packaging_uses_derives_the_endpoints() -> None:
+    c = parse_storage_connection(CONN)
+    assert c.endpoints == {"blob": "https://leads.blob.core.windows.net", "table": "https://leads.table.core.windows.net"}
+    assert (c.account, c.key, c.sas) == ("leads", b"secret", None)
+    a = parse_storage_connection(AZURITE, "table")
+    assert a.endpoint("table") == "http://127.0.0.1:10002/devstoreaccount1"
+    dev = parse_storage_connection("UseDevelopmentStorage=true")
+    assert dev.endpoint("blob") == "http://127.0.0.1:10000/devstoreaccount1" and dev.account == "devstoreaccount1"
+    s = parse_storage_connection(SAS_BLOB, "blob")
+    assert (s.account, s.key, s.sas) == (None, None, "sv=2022-11-02&sig=abc%3D")
+    assert s.endpoint("blob") == "https://leads.blob.core.windows.net"
+    with pytest.raises(ConnectionStringError, match="TableEndpoint"):
+        parse_storage_connection(SAS_BLOB, "table")

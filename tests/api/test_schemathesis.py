@@ -26,6 +26,9 @@ def exercise(operation: schemathesis.APIOperation, token: str) -> None:
 
 def test_api_never_fails_and_matches_its_schema(stack: Stack, e2e_token: str) -> None:
     schema = schemathesis.openapi.from_url(f"{stack.api_url}/openapi.json")
+    # A NUL is a valid character of the schema's plain strings, yet the database cannot store it: the API refuses
+    # it with 400 before any route (api/guard.py; tests/api/test_bad_text.py), so it is left out of the draws.
+    schema.config.generation.update(allow_x00=False)
     failures: list[str] = []
     operations = 0
     for result in schema.get_all_operations():

@@ -28,6 +28,7 @@ GOLIVE_SETTLE = 120.0  # an unanswered Go live is repeated only if the read mode
 class ChaosConfig:
     offers: int = 20
     kills: int = 7  # kill -9s, going round every service in a random order
+    always_kill: tuple[str, ...] = ()  # killed in every run, whatever the seed
     broker_restarts: int = 1
     postgres_restarts: int = 1
     gap: tuple[float, float] = (2.0, 6.0)  # seconds between two faults
@@ -113,7 +114,7 @@ def run_chaos(stack: Stack, token: str, workdir: Path, cfg: ChaosConfig) -> Chao
 
     injector = Injector(stack)
     faults = FaultLoop(injector, plan(rng, kills=cfg.kills, broker_restarts=cfg.broker_restarts,
-                                      postgres_restarts=cfg.postgres_restarts), rng, cfg.gap)
+                                      postgres_restarts=cfg.postgres_restarts, always=cfg.always_kill), rng, cfg.gap)
     faults.start()
     try:
         for o in offers:

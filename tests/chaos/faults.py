@@ -23,7 +23,8 @@ log = logging.getLogger("offerflow.chaos")
 BROKER = "kafka"
 DATABASE = "postgres"
 # Every long-running process of the stack that a crash can hit (the mail sink stands for the outside world).
-KILLABLE = ("validation", "certification", "provisioning", "packaging", "notifier", "projection", "status-api")
+KILLABLE = ("validation", "certification", "provisioning", "packaging", "notifier", "projection", "status-api",
+            "relay")
 
 
 @dataclass
@@ -74,20 +75,25 @@ class Injector:
         """Until the restarted process listens again (its web port); it may still be joining its group."""
         ports = {"status-api": self.stack.ports.api, **self.stack.ports.web}
         deadline = time.monotonic() + timeout
+        alive_since = time.monotonic()
         while time.monotonic() < deadline:
             proc = self.stack.procs[name]
             if proc.poll() is not None:  # died at start (e.g. the database was down): start it again
                 self.stack.start(name)
-            elif port_open(ports[name]):
-                return
+                alive_since = time.monotonic()
+            elif port_open(ports[name]) if name in ports else time.monotonic() - alive_since > 2.0:
+                return  # the relay has no port: alive for two seconds is up
             time.sleep(0.3)
         raise RuntimeError(f"{name} did not come back within {timeout}s after the fault")
 
 
 def plan(rng: random.Random, *, kills: int, broker_restarts: int, postgres_restarts: int,
-         services: Sequence[str] = KILLABLE) -> list[str]:
-    """``kills`` kill -9s going round the services (each round in a random order), the restarts mixed in."""
-    targets: list[str] = []
+         services: Sequence[str] = KILLABLE, always: Sequence[str] = ()) -> list[str]:
+    """``kills`` kill -9s going round the services (each round in a random order), the restarts mixed in.
+
+    ``always`` are killed first in every plan, whatever the seed (``kills`` counts them).
+    """
+    targets: list[str] = list(always)
     while len(targets) < kills:
         order = list(services)
         rng.shuffle(order)

@@ -8,6 +8,7 @@ from typing import Any
 
 from offerflow_shared import events as ev
 from offerflow_shared.envelope import Envelope, Event, wrap
+from offerflow_shared.steps import StepId
 
 SHA = "ab" * 32
 SNAP = ev.OfferSnapshot(offer_version=2, definition={"displayText": "Demo", "offer": {}, "plans": []},
@@ -30,6 +31,10 @@ EXAMPLES: list[Event] = [
     ev.GoLiveRequested(offer_version=2, notification_emails=EMAILS, requested_by="contoso"),
     ev.CancelRequested(requested_by="contoso"),
     ev.PublishCanceled(notification_emails=EMAILS),
+    ev.StepOverdue(step=StepId.PROVISIONING, running_seconds=7300, expected_seconds=3600),
+    ev.StepTimedOut(step=StepId.PROVISIONING, limit_seconds=93600, summary="Provisioning ran past its limit",
+                    reasons=[ev.Reason(code="step-timed-out", message="Stopped after 26 h.")],
+                    notification_emails=EMAILS),
     ev.SupportRequestOpened(request_id="sr-1", step="displaycertify", title="Certification fails",
                             description="The VHD is fixed, yet the test says dynamic.",
                             messages=["Disk type failed"], contact_emails=EMAILS, requested_by="contoso"),

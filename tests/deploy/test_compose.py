@@ -11,7 +11,7 @@ import pytest
 from offerflow_shared.topics import all_topic_names
 
 from .manifests import COMPOSE_DIR, env_file, environment, interpolate, load_compose, settings_from, variables
-from .workspace import DEPLOY, NEEDS, ROOT, RUNTIME_ENV, known_names, service_scripts
+from .workspace import DEPLOY, EMBEDDED, NEEDS, ROOT, RUNTIME_ENV, known_names, service_scripts
 
 ENV_EXAMPLE = env_file(COMPOSE_DIR / ".env.example")
 COMPOSE = load_compose(ENV_EXAMPLE)
@@ -55,7 +55,16 @@ def test_env_example_holds_no_real_secret() -> None:
 
 def test_every_service_process_of_the_workspace_runs() -> None:
     running = {script_of(s) for s in long_running().values()}
-    assert running == set(service_scripts()), "a console script under services/ has no compose service"
+    assert running | set(EMBEDDED) == set(service_scripts()), "a console script under services/ has no compose service"
+
+
+@pytest.mark.parametrize("script", sorted(EMBEDDED))
+def test_processes_without_a_service_run_inside_their_host(script: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    host, flag = EMBEDDED[script]
+    hosts = [s for s in long_running().values() if script_of(s) == host]
+    assert hosts, f"{script} runs inside {host}, which has no compose service"
+    for svc in hosts:
+        assert getattr(settings_from(host, environment(svc), monkeypatch), flag) is True, f"{host} turns off {flag}"
 
 
 def test_images_build_from_the_repository_dockerfile() -> None:

@@ -51,15 +51,6 @@ def test_build_context_leaves_out_local_state() -> None:
     assert {".git", ".venv", ".run", ".cache"} <= ignored
 
 
-def test_topic_plan_creates_what_is_missing_and_flags_wrong_partitions() -> None:
-    names = all_topic_names()
-    wanted, problems = create_topics.plan(
-        {names[0]: PARTITIONS, names[1]: 1, "other": 3}, partitions=PARTITIONS
-    )
-    assert wanted == names[2:]
-    assert problems == [f"{names[1]} has 1 partitions, the contract says {PARTITIONS}"]
-
-
 def test_topic_job_refuses_an_impossible_isr() -> None:
     with pytest.raises(SystemExit):
         create_topics.main(["--replication-factor", "1", "--min-insync-replicas", "2"])

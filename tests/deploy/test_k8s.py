@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from .manifests import K8S_DIR, k8s_documents, settings_from
-from .workspace import NEEDS, RUNTIME_ENV, known_names, service_scripts
+from .workspace import EMBEDDED, NEEDS, RUNTIME_ENV, known_names, service_scripts
 
 DOCS = k8s_documents()
 KUSTOMIZATION = K8S_DIR / "kustomization.yaml"
@@ -80,9 +80,18 @@ def test_secret_template_holds_placeholders_only() -> None:
 
 
 def test_every_process_has_a_deployment() -> None:
-    assert {script_of(container(n)) for n in DEPLOYMENTS} == set(service_scripts())
+    assert {script_of(container(n)) for n in DEPLOYMENTS} | set(EMBEDDED) == set(service_scripts())
     for name in DEPLOYMENTS:
         assert container(name)["image"] == "offerflow:latest"
+
+
+@pytest.mark.parametrize("script", sorted(EMBEDDED))
+def test_processes_without_a_deployment_run_inside_their_host(script: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    host, flag = EMBEDDED[script]
+    hosts = [n for n in DEPLOYMENTS if script_of(container(n)) == host]
+    assert hosts, f"{script} runs inside {host}, which has no deployment"
+    for name in hosts:
+        assert getattr(settings_from(host, env_of(container(name)), monkeypatch), flag) is True, name
 
 
 def test_every_variable_is_a_real_setting() -> None:

@@ -33,6 +33,13 @@ SETTINGS: dict[str, type[BaseSettings] | None] = {
     "offerflow-mailsink": None,
 }
 
+# Console scripts that need no container of their own, with the status-api setting that makes that true: the API
+# process runs the outbox relay itself while it is on (only one relay sends at a time either way). The tests
+# check that no deployment turns it off.
+EMBEDDED: dict[str, tuple[str, str]] = {
+    "offerflow-outbox-relay": ("offerflow-status-api", "embedded_relay"),
+}
+
 # Names an Offerflow container may carry besides settings: read by Python or Faust themselves.
 RUNTIME_ENV = {"PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "APP_DATADIR", "PATH", "HOME", "TZ"}
 
@@ -55,7 +62,8 @@ NEEDS: dict[str, Needs] = {
         frozenset({_KAFKA, "OFFERFLOW_PROVISIONING_STORAGE_ROOT"}), "OFFERFLOW_PROVISIONING_WEB_PORT"
     ),
     "offerflow-packaging": Needs(
-        frozenset({_KAFKA, _KEY, "OFFERFLOW_PACKAGING_PAGES_ROOT", "OFFERFLOW_PACKAGING_STOREFRONT_URL"}),
+        frozenset({_KAFKA, _DB, _KEY, "OFFERFLOW_PACKAGING_PAGES_ROOT", "OFFERFLOW_PACKAGING_STOREFRONT_URL",
+                   "OFFERFLOW_PACKAGING_PREVIEW_SECRET"}),
         "OFFERFLOW_PACKAGING_WEB_PORT",
     ),
     "offerflow-notifier": Needs(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -162,14 +163,28 @@ def test_cancel_only_at_signoff_returns_offer_to_step_one(stack: Stack, api: Api
     link = doc["previewLinks"][0]
     r = api.post(offer, "cancel")
     assert r.status_code == 200, r.text
-    assert r.json()["status"] == "canceled"
-    doc = api.status(offer)
-    assert doc["status"] == "canceled"
-    assert steps(doc)["publisher-signoff"]["status"] == "canceled"
-    assert api.post(offer, "golive").status_code == 409
+    canceled = r.json()
+    # Back at step 1: every step not started, and a message on step 1 saying why and what to do.
+    assert canceled["status"] == "canceled" and canceled["currentStep"] == "displaydummycertify"
+    assert {s["status"] for s in canceled["steps"]} == {"notStarted"}
+    assert "Publish starts again here" in canceled["steps"][0]["messages"][0]["messageHtml"]
+    again = api.post(offer, "cancel")  # Cancel is idempotent: the same answer
+    assert again.status_code == 200 and again.json() == canceled
+    # Once the projection has the cancel, the status says the same (plus the ETAs it adds to every step).
+    shown = api.wait_status(offer, lambda d: d["steps"][0]["messages"] == canceled["steps"][0]["messages"],
+                            timeout=30)
+    assert {k: v for k, v in shown.items() if k != "steps"} == {k: v for k, v in canceled.items() if k != "steps"}
+    # The operation keeps the canceled run's history.
+    deadline = time.monotonic() + 30
+    operation = api.http.get(r.headers["Location"]).json()
+    while steps(operation)["publisher-signoff"]["status"] != "canceled" and time.monotonic() < deadline:
+        time.sleep(0.3)
+        operation = api.http.get(r.headers["Location"]).json()
+    assert steps(operation)["publisher-signoff"]["status"] == "canceled"
+    assert steps(operation)["displaypackage"]["status"] == "complete"
+    refused = api.post(offer, "golive")
+    assert refused.status_code == 409 and "Cancel" in refused.json()["error"]["message"]
     # The withdrawn preview disappears, and the offer can be published again from step 1.
-    import time
-
     deadline = time.monotonic() + 30
     while httpx.get(link).status_code != 404 and time.monotonic() < deadline:
         time.sleep(0.3)

@@ -201,7 +201,10 @@ def test_cancel_at_signoff(portal: Portal, api: Api, tmp_path: Path) -> None:
     dialog = page.get_by_role("dialog", name="Cancel publication?")
     dialog.get_by_role("button", name="Cancel publication").click()
     expect(page.locator(".overview .badge")).to_have_text("Canceled")
-    expect(step(page, "publisher-signoff")).to_have_attribute("data-status", "canceled")
+    # Back at step 1 (issue 10): every step not started, and step 1 says why and what to do.
+    for sid in ("displaydummycertify", "publisher-signoff", "live"):
+        expect(step(page, sid)).to_have_attribute("data-status", "notStarted")
+    expect(step(page, "displaydummycertify").locator(".msg-text")).to_contain_text("back at step 1")
     expect(page.get_by_role("button", name="Go live")).to_have_count(0)
     expect(page.locator(".preview-links")).to_have_count(0)
     assert api.status(offer)["status"] == "canceled"

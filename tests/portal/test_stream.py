@@ -39,8 +39,15 @@ def services(read_model: FakeReadModel) -> AppServices:
     class Commands:
         pass
 
+    class NoCommandState:
+        """No run accepted by this API process: the stream shows the projection."""
+
+        async def get(self, publisher_id: str, offer_id: str) -> None:
+            return None
+
     commands = Commands()
     commands.read_model = read_model  # type: ignore[attr-defined]
+    commands.drafts = NoCommandState()  # type: ignore[attr-defined]
     return cast(AppServices, type("S", (), {"commands": commands})())
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -141,15 +143,28 @@ class ApiClient:
         reply = self.request("GET", location, ok=(404,))
         return None if reply.status == 404 else dict(reply.body or {})
 
+    def command(self, path: str, json: Any = None, *, attempts: int = 3) -> Reply:
+        """A publishing command, retried on a lost connection or a 5xx with the same ``Idempotency-Key``: the API
+        answers a repeat with its first answer, so a retry never starts a second run."""
+        key = uuid.uuid4().hex
+        for attempt in range(attempts):
+            try:
+                return self.request("POST", path, json=json, headers={"Idempotency-Key": key})
+            except ApiUnavailable:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
+
     def publish(self, pub: str, offer: str, emails: str) -> str:
         body = {"metadata": {"notification-emails": emails}}
-        return str(self.request("POST", self._offer(pub, offer, "/publish"), json=body).headers.get("Location", ""))
+        return str(self.command(self._offer(pub, offer, "/publish"), body).headers.get("Location", ""))
 
     def golive(self, pub: str, offer: str) -> str:
-        return str(self.request("POST", self._offer(pub, offer, "/golive")).headers.get("Location", ""))
+        return str(self.command(self._offer(pub, offer, "/golive")).headers.get("Location", ""))
 
     def cancel(self, pub: str, offer: str) -> Reply:
-        return self.request("POST", self._offer(pub, offer, "/cancel"), json={})
+        return self.command(self._offer(pub, offer, "/cancel"), {})
 
     def submissions(self, pub: str, offer: str, status: str | None = None) -> list[dict[str, Any]]:
         params = {"status": status} if status else None

@@ -5,6 +5,12 @@ original topic. What was replayed is recorded in the consumer group ``offerflow-
 topic: its committed offset is where every earlier letter was replayed, and the commit's metadata lists the
 letters replayed past it (those a ``--consumer`` filter replayed while skipping others). A second replay never
 resends a letter.
+
+A dead letter of a stage whose run has ended is skipped (reported with the reason, left in place): replaying it
+would start that step again for a run the publisher was told is over. The topics are the source of truth: a
+stage that gave up on an input emitted its failed event caused by that input (``causation_id`` = the letter's
+event id, ``dead_letter`` set), and a run has ended once any stage failed it, it was canceled or it went live.
+``--force`` replays them anyway.
 """
 
 from __future__ import annotations
@@ -36,7 +42,17 @@ from offerflow_cli.ops_kafka import (
     run_async,
 )
 from offerflow_cli.output import Out
-from offerflow_shared.topics import ALL, DLQ_SUFFIX
+from offerflow_shared.codec import decode
+from offerflow_shared.envelope import ContractError, Envelope
+from offerflow_shared.events import (
+    CertificationPassed,
+    GoLiveRequested,
+    ProvisioningPassed,
+    PublishRequested,
+    StageFailed,
+    ValidationPassed,
+)
+from offerflow_shared.topics import ALL, CERTIFICATION, DLQ_SUFFIX, PACKAGING, PROVISIONING, PUBLISHING, VALIDATION
 
 GROUP = "offerflow-dlq-replay"
 REPLAYED_FROM = "offerflow.replayed-from"
@@ -57,6 +73,65 @@ def original_headers(r: Record) -> list[tuple[str, bytes]]:
     """The headers the record had before it was dead-lettered, plus where this copy was replayed from."""
     kept = [(k, v) for k, v in r.headers if not k.startswith(ERRORS) and k not in _DROP and k != REPLAYED_FROM]
     return [*kept, (REPLAYED_FROM, f"{r.topic}/{r.partition}/{r.offset}".encode())]
+
+
+# Inputs that start or continue work for a run, by the stage consuming them: replaying one for an ended run
+# would reopen it. Everything else (mails, the read model, withdrawing a canceled preview) is always replayed.
+RUN_INPUTS = {
+    "validation": {PublishRequested.event_type},
+    "certification": {ValidationPassed.event_type},
+    "provisioning": {CertificationPassed.event_type},
+    "packaging": {ProvisioningPassed.event_type, GoLiveRequested.event_type},
+}
+RUN_TOPICS = [PUBLISHING.name, VALIDATION.name, CERTIFICATION.name, PROVISIONING.name, PACKAGING.name]
+ENDS_RUN = {"offer.publish_canceled", "offer.went_live"}
+
+
+def _envelope(value: bytes | None) -> Envelope | None:
+    try:
+        return decode(value)
+    except ContractError:
+        return None
+
+
+def _is_failure(env: Envelope) -> bool:
+    try:
+        return isinstance(env.event(), StageFailed)
+    except ContractError:
+        return False
+
+
+def ended_runs(letters: Iterable[Record], history: Iterable[Record]) -> dict[tuple[str, int, int], str]:
+    """Why each stage letter whose run has ended must not be replayed, keyed by (dlq topic, partition, offset)."""
+    stage_letters = []
+    for r in letters:
+        env = _envelope(r.value)
+        if env is not None and env.event_type in RUN_INPUTS.get(r.header("offerflow.dlq.consumer") or "", ()):
+            stage_letters.append((r, env))
+    if not stage_letters:
+        return {}
+    failed_for: dict[tuple[str, str], Envelope] = {}  # (cause event id, stage) -> the failure it caused
+    ended: dict[str, Envelope] = {}  # run id -> what ended it
+    for h in history:
+        env = _envelope(h.value)
+        if env is None or env.run_id is None:
+            continue
+        failure = _is_failure(env)
+        if failure and env.causation_id:
+            failed_for.setdefault((env.causation_id, env.producer), env)
+        if failure or env.event_type in ENDS_RUN:
+            ended.setdefault(env.run_id, env)
+    skipped = {}
+    for r, env in stage_letters:
+        key = (r.topic, r.partition, r.offset)
+        own = failed_for.get((str(env.event_id), r.header("offerflow.dlq.consumer") or ""))
+        if own is not None:
+            skipped[key] = (f"run {env.run_id} already failed for this dead letter "
+                            f"({own.event_type} {own.event_id})")
+        elif env.run_id is not None and env.run_id in ended:
+            end = ended[env.run_id]
+            skipped[key] = f"run {env.run_id} has ended ({end.event_type} {end.event_id})"
+    return skipped
 
 
 @dataclass
@@ -87,9 +162,10 @@ class Ledger:
         return json.dumps(sorted(self.beyond))
 
 
-def wanted(r: Record, consumer_name: str | None) -> bool:
+def wanted(r: Record, consumer_name: str | None, offer: str | None = None) -> bool:
     return r.header(ERRORS + "topic") is not None and (
-        consumer_name is None or r.header("offerflow.dlq.consumer") == consumer_name)
+        consumer_name is None or r.header("offerflow.dlq.consumer") == consumer_name) and (
+        offer is None or r.key == offer.encode())
 
 
 async def ledgers(bootstrap: str, tps: list[TopicPartition]) -> dict[TopicPartition, Ledger]:
@@ -137,8 +213,15 @@ def replay(topic: TopicOpt = None,
            consumer_name: Annotated[str | None, typer.Option("--consumer", help="Only letters this service "
                                                              "dead-lettered (e.g. certification).")] = None,
            yes: Annotated[bool, typer.Option("--yes", help="Replay without asking.")] = False,
+           offer: Annotated[str | None, typer.Option("--offer", help="Only the dead letters of this offer "
+                                                     "(the record key).")] = None,
+           force: Annotated[bool, typer.Option("--force", help="Also replay letters of runs that have ended "
+                                               "(restarts that step of the run).")] = False,
            bootstrap: Bootstrap = None, as_json: Json = False) -> None:
-    """Send dead letters back to their original topic, each once (a second replay sends nothing again)."""
+    """Send dead letters back to their original topic, each once (a second replay sends nothing again).
+
+    Letters of a stage whose run has ended are skipped with the reason, unless --force.
+    """
     out = Out(as_json=as_json)
 
     async def body() -> int:
@@ -150,13 +233,19 @@ def replay(topic: TopicOpt = None,
             tps = await partitions(server, dlq_topics(topic))
             c.assign(tps)  # the group only records progress: nothing is read through it
             book = await ledgers(server, tps)
-            todo = [r for r in records if wanted(r, consumer_name)
+            todo = [r for r in records if wanted(r, consumer_name, offer)
                     and not book[TopicPartition(r.topic, r.partition)].done(r.offset)]
             todo.sort(key=lambda r: (r.topic, r.partition, r.offset))
+            reasons = {} if force or not todo else ended_runs(todo, await read_to_end(server, RUN_TOPICS))
+            skipped = [{**dead_letter_info(r), "skipped": reasons[(r.topic, r.partition, r.offset)]}
+                       for r in todo if (r.topic, r.partition, r.offset) in reasons]
+            for s in skipped:
+                out.note(f"skipped {s['topic']}[{s['partition']}]@{s['offset']}: {s['skipped']}")
+            todo = [r for r in todo if (r.topic, r.partition, r.offset) not in reasons]
             if not todo:
                 out.note("Nothing to replay.")
                 if as_json:
-                    out.doc([])
+                    out.doc(skipped)
                 return Exit.OK
             if not yes:
                 for r in todo:
@@ -182,9 +271,10 @@ def replay(topic: TopicOpt = None,
             finally:
                 await producer.stop()
             if as_json:
-                out.doc(done)
+                out.doc(done + skipped)
             else:
-                sys.stdout.write(f"Replayed {len(done)} dead letter(s).\n")
+                tail = f", skipped {len(skipped)} of ended runs" if skipped else ""
+                sys.stdout.write(f"Replayed {len(done)} dead letter(s){tail}.\n")
             return Exit.OK
         finally:
             await c.stop()

@@ -1,16 +1,21 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from offerflow_packaging import handlers
+from offerflow_packaging.access import PreviewAccess
 from offerflow_packaging.adapters.artifacts import MemoryArtifactSource
+from offerflow_packaging.adapters.grants import MemoryGrantStore
 from offerflow_packaging.adapters.leads import NoLeadDestination
 from offerflow_packaging.adapters.pages import MemoryPageStore
+from offerflow_packaging.storefront import Storefront
 from offerflow_shared.codec import encode
 from offerflow_shared.envelope import Envelope, Event, wrap
 from offerflow_shared.events import CertifiedDisk, OfferSnapshot, ProvisioningPassed, Replica
@@ -25,6 +30,21 @@ SHA = "ab" * 32
 LOGO_URL = "https://cdn.contoso.example/logo.png"
 SHOT_URLS = [f"https://cdn.contoso.example/s{i}.png" for i in range(7)]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PREVIEW_KEY = b"unit-test-preview-key-not-for-production"
+
+
+def preview_access(grants: MemoryGrantStore, clock: Callable[[], float] = time.time) -> PreviewAccess:
+    return PreviewAccess(PREVIEW_KEY, grants, clock=clock)
+
+
+def shop(pages: MemoryPageStore, grants: MemoryGrantStore, clock: Callable[[], float] = time.time) -> Storefront:
+    return Storefront(pages, preview_access(grants, clock))
+
+
+def viewer(link: str) -> tuple[str, str]:
+    """(subscriptionId, access token) of a preview link."""
+    query = parse_qs(urlsplit(link).query)
+    return query["subscriptionId"][0], query["access"][0]
 
 
 def png(tag: str) -> bytes:
@@ -106,7 +126,12 @@ def pages() -> MemoryPageStore:
 
 
 @pytest.fixture
-def make_dispatcher() -> Callable[..., tuple[Dispatcher, MemorySink]]:
+def grants() -> MemoryGrantStore:
+    return MemoryGrantStore()
+
+
+@pytest.fixture
+def make_dispatcher(grants: MemoryGrantStore) -> Callable[..., tuple[Dispatcher, MemorySink]]:
     def make(pages: Any, leads: Any = None, artifacts: Any = None) -> tuple[Dispatcher, MemorySink]:
         sink = MemorySink()
         deps = handlers.Deps(
@@ -114,6 +139,7 @@ def make_dispatcher() -> Callable[..., tuple[Dispatcher, MemorySink]]:
             leads=leads or NoLeadDestination(),
             artifacts=artifacts or artifact_source(),
             storefront_url=STOREFRONT,
+            access=preview_access(grants),  # the test's own store: a test's storefront sees the same grants
         )
         return Dispatcher(
             service="packaging",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -95,7 +96,7 @@ async def test_unsupported_scheme_fails_instead_of_being_dropped(
 
 
 async def test_go_live_copies_the_images_so_a_cancel_cannot_break_the_live_page(
-    kit: ModuleType, make_dispatcher: Any, pages: MemoryPageStore
+    kit: ModuleType, make_dispatcher: Any, pages: MemoryPageStore, grants: Any
 ) -> None:
     await package(kit, make_dispatcher, pages, kit.artifact_source())
     dispatcher, _ = make_dispatcher(pages)
@@ -105,7 +106,7 @@ async def test_go_live_copies_the_images_so_a_cancel_cannot_break_the_live_page(
     await dispatcher.process(kit.incoming(kit.command(PublishCanceled(notification_emails=[]))))
     assert stored_assets(pages, "preview") == {}
 
-    shop = storefront.Storefront(pages)
+    shop = kit.shop(pages, grants)
     file = next(iter(stored_assets(pages, "production"))).removeprefix("assets/")
     reply = await shop.live_asset(SLUG, file)
     assert reply.status == 200 and reply.content_type == "image/png"
@@ -115,41 +116,51 @@ async def test_go_live_copies_the_images_so_a_cancel_cannot_break_the_live_page(
     assert await shop.live_asset(SLUG, "0123456789abcdef.gif") == storefront.NOT_FOUND
 
 
-async def test_preview_images_need_a_whitelisted_subscription(
-    kit: ModuleType, make_dispatcher: Any, pages: MemoryPageStore
+async def test_preview_images_need_the_viewers_preview_link(
+    kit: ModuleType, make_dispatcher: Any, pages: MemoryPageStore, grants: Any
 ) -> None:
-    await package(kit, make_dispatcher, pages, kit.artifact_source())
-    shop = storefront.Storefront(pages)
+    ready = await package(kit, make_dispatcher, pages, kit.artifact_source())
+    assert isinstance(ready, PreviewReady)
+    sub_a, token_a = kit.viewer(ready.preview_links[0])
+    assert sub_a == kit.SUB_A.lower()
+    shop = kit.shop(pages, grants)
     file = next(iter(stored_assets(pages, "preview"))).removeprefix("assets/")
-    ok = await shop.preview_asset(SLUG, file, kit.SUB_A)
+    ok = await shop.preview_asset(SLUG, file, sub_a, token_a)
     assert ok.status == 200 and ok.content_type == "image/png"
     assert ok.headers["Cache-Control"] == "private, no-store"
-    for sub in (kit.OUTSIDER, None, "not-a-guid"):
-        assert await shop.preview_asset(SLUG, file, sub) == storefront.NOT_FOUND
-    assert await shop.preview_asset(SLUG, "0123456789abcdef.png", kit.SUB_A) == storefront.NOT_FOUND
+    for sub, token in ((kit.OUTSIDER, token_a), (kit.SUB_B, token_a), (sub_a, None), (None, None), (sub_a, "x.y")):
+        assert await shop.preview_asset(SLUG, file, sub, token) == storefront.NOT_FOUND
+    assert await shop.preview_asset(SLUG, "0123456789abcdef.png", sub_a, token_a) == storefront.NOT_FOUND
 
-    page = (await shop.preview_page(SLUG, kit.SUB_A.upper())).body.decode()
-    assert "__OFFERFLOW_SUBSCRIPTION_ID__" not in page
-    assert f"/preview/{SLUG}/assets/" in page and f"?subscriptionId={kit.SUB_A.lower()}" in page
+    page = (await shop.preview_page(SLUG, kit.SUB_A.upper(), token_a)).body.decode()
+    assert "__OFFERFLOW_PREVIEW_ACCESS__" not in page
+    # The images carry the viewer's own credential (HTML-escaped in the attribute), so they pass the same check.
+    assert f"/preview/{SLUG}/assets/" in page
+    assert f"?subscriptionId={sub_a}&amp;access={token_a}" in page
 
 
-async def test_asset_routes_through_the_web_server(kit: ModuleType) -> None:
+async def test_asset_routes_through_the_web_server(kit: ModuleType, grants: Any) -> None:
     pages = MemoryPageStore()
     image, name = kit.png("x"), asset_path(kit.png("x"), "png")
     pages.write_slot(*KEY, "preview", {name: image, "audience.json": f'["{kit.SUB_B}"]'.encode()})
     pages.write_slot(*KEY, "production", {name: image})
+    access = kit.preview_access(grants)
+    (link,) = await access.issue_links("http://shop.test", *KEY, "run-1", [kit.SUB_B], datetime.now(UTC))
+    sub, token = kit.viewer(link)
     app = make_app(Settings())
-    storefront.register(app, storefront.Storefront(pages))
+    storefront.register(app, storefront.Storefront(pages, access))
     file = name.removeprefix("assets/")
     async with TestClient(TestServer(app.web.web_app)) as client:
         live = await client.get(f"/apps/{SLUG}/assets/{file}")
         assert live.status == 200 and live.headers["Content-Type"] == "image/png"
         assert await live.read() == image
-        preview = await client.get(f"/preview/{SLUG}/assets/{file}?subscriptionId={kit.SUB_B}")
+        preview = await client.get(f"/preview/{SLUG}/assets/{file}", params={"subscriptionId": sub, "access": token})
         assert preview.status == 200 and preview.headers["Content-Type"] == "image/png"
         hidden = await client.get(f"/preview/{SLUG}/assets/{file}?subscriptionId={kit.OUTSIDER}")
+        stolen = await client.get(f"/preview/{SLUG}/assets/{file}", params={"subscriptionId": kit.OUTSIDER,
+                                                                            "access": token})
         bare = await client.get(f"/preview/{SLUG}/assets/{file}")
-        assert hidden.status == bare.status == 404
+        assert hidden.status == stolen.status == bare.status == 404
 
 
 def test_local_store_keeps_assets_in_their_folder(tmp_path: Path) -> None:

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import errno
 import json
+import time
 from types import ModuleType
 from typing import Any
 
 import pytest
 from jinja2 import TemplateError
 
-from offerflow_packaging import handlers
+from offerflow_packaging import access_rules, handlers
 from offerflow_packaging.adapters.pages import MemoryPageStore
 from offerflow_shared.events import (
     GoLiveFailed,
@@ -31,7 +32,7 @@ async def package(
 ) -> list[Any]:
     dispatcher, sink = make_dispatcher(pages)
     await dispatcher.process(kit.incoming(kit.provisioning_passed(**marketing)))
-    return sink.events("offerflow.packaging")
+    return list(sink.events("offerflow.packaging"))
 
 
 async def test_happy_path_writes_the_preview_slot_and_announces_it(
@@ -46,9 +47,17 @@ async def test_happy_path_writes_the_preview_slot_and_announces_it(
         PreviewReady,
     ]
     audience = sorted([kit.SUB_A.lower(), kit.SUB_B])
-    links = [f"http://shop.test/preview/contoso.web-server?subscriptionId={s}" for s in audience]
     passed, ready = events[3], events[4]
-    assert passed.preview_links == links and passed.warnings == []
+    links = passed.preview_links
+    # One credential per whitelisted subscription: the link names it and carries a token signed for it.
+    assert [link.split("&access=")[0] for link in links] == [
+        f"http://shop.test/preview/contoso.web-server?subscriptionId={s}" for s in audience
+    ]
+    for link, sub in zip(links, audience, strict=True):
+        grant = access_rules.verify(kit.PREVIEW_KEY, kit.viewer(link)[1], time.time())
+        assert grant is not None and (grant.publisher, grant.offer, grant.run_id, grant.subscription) == (
+            *KEY, "run-1", sub)
+    assert passed.warnings == []
     assert passed.offer.offer_version == 4
     assert ready.preview_links == links
     assert ready.audience == audience
@@ -88,7 +97,7 @@ async def test_happy_path_writes_the_preview_slot_and_announces_it(
         assert '<a href="https://contoso.example/docs"' in page
         assert "cdn.contoso.example" not in page  # images are served from the storefront's copies
     logo = listing["logos"]["large"]
-    assert f'src="/preview/contoso.web-server/{logo}?subscriptionId=__OFFERFLOW_SUBSCRIPTION_ID__"' in preview
+    assert f'src="/preview/contoso.web-server/{logo}?__OFFERFLOW_PREVIEW_ACCESS__"' in preview
     assert f'src="/apps/contoso.web-server/{logo}"' in live
 
 

@@ -6,38 +6,44 @@ from types import ModuleType
 from typing import Any
 
 from offerflow_packaging.adapters.pages import LocalPageStore, MemoryPageStore
-from offerflow_packaging.storefront import NOT_FOUND, Storefront
-from offerflow_shared.events import GoLiveRequested
+from offerflow_packaging.storefront import NOT_FOUND
+from offerflow_shared.events import GoLiveRequested, PreviewReady
 
 SLUG = "contoso.web-server"
 
 
 async def test_preview_is_only_for_the_audience(
-    kit: ModuleType, make_dispatcher: Any, pages: MemoryPageStore
+    kit: ModuleType, make_dispatcher: Any, pages: MemoryPageStore, grants: Any
 ) -> None:
-    dispatcher, _ = make_dispatcher(pages)
+    dispatcher, sink = make_dispatcher(pages)
     await dispatcher.process(kit.incoming(kit.provisioning_passed()))
-    shop = Storefront(pages)
+    shop = kit.shop(pages, grants)
+    (ready,) = [e for e in sink.events("offerflow.packaging") if isinstance(e, PreviewReady)]
+    (sub_a, token_a), (sub_b, token_b) = map(kit.viewer, ready.preview_links)
 
-    ok = await shop.preview_page(SLUG, kit.SUB_A.lower())
+    ok = await shop.preview_page(SLUG, sub_a, token_a)
     assert ok.status == 200 and b"Preview" in ok.body
     assert ok.headers["Cache-Control"] == "private, no-store"
-    assert (await shop.preview_page(SLUG, kit.SUB_B.upper())).status == 200
-    assert (await shop.preview_listing(SLUG, kit.SUB_B)).status == 200
+    assert (await shop.preview_page(SLUG, kit.SUB_B.upper(), token_b)).status == 200
+    assert (await shop.preview_listing(SLUG, sub_b, token_b)).status == 200
 
-    for sub in (kit.OUTSIDER, None, "", "not-a-guid"):
-        assert await shop.preview_page(SLUG, sub) == NOT_FOUND
+    # A subscription id alone, someone else's link, or a link naming another subscription: nothing.
+    for sub, token in [(s, None) for s in (kit.SUB_A, kit.OUTSIDER, None, "", "not-a-guid")] + [
+        (kit.OUTSIDER, token_a), (sub_b, token_a), (sub_a, token_b), (sub_a, "")
+    ]:
+        assert await shop.preview_page(SLUG, sub, token) == NOT_FOUND
     # An offer that does not exist answers exactly like a preview the caller may not see.
-    assert await shop.preview_page("contoso.nothing", kit.SUB_A) == NOT_FOUND
-    assert await shop.preview_page("../etc", kit.SUB_A) == NOT_FOUND
+    assert await shop.preview_page("contoso.nothing", sub_a, token_a) == NOT_FOUND
+    assert await shop.preview_page("../etc", sub_a, token_a) == NOT_FOUND
+    assert NOT_FOUND.status == 404 and b"Contoso" not in NOT_FOUND.body
 
 
 async def test_live_page_appears_only_after_go_live(
-    kit: ModuleType, make_dispatcher: Any, pages: MemoryPageStore
+    kit: ModuleType, make_dispatcher: Any, pages: MemoryPageStore, grants: Any
 ) -> None:
     dispatcher, _ = make_dispatcher(pages)
     await dispatcher.process(kit.incoming(kit.provisioning_passed()))
-    shop = Storefront(pages)
+    shop = kit.shop(pages, grants)
     assert await shop.live_page(SLUG) == NOT_FOUND
     assert await shop.live_listing(SLUG) == NOT_FOUND
 

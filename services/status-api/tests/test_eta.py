@@ -21,6 +21,8 @@ from offerflow_shared.events import (
 from offerflow_shared.runtime import MemorySink, Outbox
 from offerflow_shared.steps import StepId
 from offerflow_status_api import eta
+from offerflow_status_api.commands.lifecycle import RunLifecycle
+from offerflow_status_api.commands.memory import MemoryCommandStore
 from offerflow_status_api.handlers import build_handlers
 from offerflow_status_api.rules import RunView, fold_run, status_document
 from offerflow_status_api.step_metrics import finished_step
@@ -113,7 +115,7 @@ async def test_the_projection_observes_each_finished_step_once() -> None:
         return REGISTRY.get_sample_value("offerflow_step_seconds_count", {"step": CERT, "outcome": "complete"}) or 0
 
     before = count()
-    handlers = build_handlers(FakeReadModel())
+    handlers = build_handlers(FakeReadModel(), RunLifecycle(MemoryCommandStore()))
     envs = _chain_to_cert_end(ok=True)
     for env in [*envs, envs[-1]]:  # the last one redelivered
         await handlers[env.event_type](env, env.event(), Outbox(MemorySink(), "t", "p", env, None))

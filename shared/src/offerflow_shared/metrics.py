@@ -33,6 +33,12 @@ STEP_SECONDS = Histogram(
     ["step", "outcome"],
     buckets=(1, 5, 15, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400),
 )
+OUTBOX_RELAYED = Counter(
+    "offerflow_outbox_relayed_total", "Command events the outbox relay put on Kafka",
+)
+STEPS_OVERDUE = Gauge(
+    "offerflow_steps_overdue", "Runs whose current step has run past twice its measured p90", ["step"],
+)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -77,6 +83,10 @@ class LagGauge:
         self._shown = set(lag)
 
 
+def outbox_relayed(count: int) -> None:
+    OUTBOX_RELAYED.inc(count)
+
+
 def observe_step(step: str, outcome: str, seconds: float) -> None:
     STEP_SECONDS.labels(step, outcome).observe(max(0.0, seconds))
 
@@ -89,4 +99,5 @@ def exposition() -> bytes:
 def names() -> Iterable[str]:
     """Our own metric families, for tests and docs."""
     return ("offerflow_events_processed", "offerflow_dead_letters", "offerflow_handler_seconds",
-            "offerflow_consumer_lag", "offerflow_step_seconds")
+            "offerflow_consumer_lag", "offerflow_step_seconds", "offerflow_outbox_relayed",
+            "offerflow_steps_overdue")

@@ -235,9 +235,11 @@ class LeadConfiguration(Open):
     userName: str | None = None  # Dynamics, office365
     password: str | None = None  # Dynamics, office365 (secret)
     httpsEndpointUrl: str | None = None  # HttpsEndpoint (secret: it embeds a signature)
-    serverId: str | None = None  # Marketo
     munchkinId: str | None = None  # Marketo
-    formId: str | None = None  # Marketo
+    clientId: str | None = None  # Marketo REST API (LaunchPoint service)
+    clientSecret: str | None = None  # Marketo REST API (secret)
+    serverId: str | None = None  # Marketo forms (kept; the REST lead push does not need it)
+    formId: str | None = None  # Marketo forms (kept)
 
 
 def _m(name: str) -> Any:

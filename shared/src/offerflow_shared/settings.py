@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,6 +20,17 @@ class CommonSettings(BaseSettings):
     public_url: str = "http://127.0.0.1:8080"
     # Fernet key that seals lead credentials in events and tables (status-api and packaging only).
     secrets_key: SecretStr | None = None
+    # Where this deployment runs; production refuses settings meant for tests (fault injection).
+    environment: Literal["development", "test", "production"] = "development"
+    # Fault injection (offerflow_shared.faults): a file named after a service here lists offer ids whose
+    # input events fail on purpose. Unset by default; tests and chaos runs set it.
+    faults_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _no_faults_in_production(self) -> CommonSettings:
+        if self.environment == "production" and self.faults_dir is not None:
+            raise ValueError("OFFERFLOW_FAULTS_DIR must not be set when OFFERFLOW_ENVIRONMENT is production")
+        return self
 
     def secrets_key_value(self) -> str | None:
         return self.secrets_key.get_secret_value() if self.secrets_key else None

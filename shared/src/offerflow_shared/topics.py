@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 PARTITIONS = 6
 DLQ_SUFFIX = ".dlq"
+
+# Kafka is the source of truth and the read model is rebuilt from the beginning of every topic, so no topic
+# (nor its dead letters, which ops may replay months later) may drop events by age or size. Kafka's
+# defaults (7 days, unbounded size) would silently lose a week-old history on the next rebuild.
+TOPIC_CONFIGS: Mapping[str, str] = MappingProxyType({"retention.ms": "-1", "retention.bytes": "-1"})
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import faust
 from offerflow_shared import logs, ops
 from offerflow_shared.codec import Headers
 from offerflow_shared.runtime import Dispatcher, Incoming
-from offerflow_shared.topics import PARTITIONS
+from offerflow_shared.topics import PARTITIONS, TOPIC_CONFIGS
 
 
 def create_app(service: str, *, bootstrap: str, web_port: int, replication_factor: int = 1) -> faust.App:
@@ -61,7 +61,9 @@ def attach(
     on_start: Callable[[], Awaitable[Any]] | None = None,
 ) -> None:
     """Subscribe ``dispatcher`` to ``topic_names`` (decode → handler → emit happens in the dispatcher)."""
-    topics = app.topic(*topic_names, key_type=bytes, value_type=bytes)
+    # With the contract's settings, so a worker that starts before the topic job never creates a topic that
+    # forgets its history after a week.
+    topics = app.topic(*topic_names, key_type=bytes, value_type=bytes, config=dict(TOPIC_CONFIGS))
     started = asyncio.Lock()
     state = {"done": on_start is None}
 

@@ -12,6 +12,9 @@ from offerflow_certification.adapters.source import DiskSource, FileDiskSource, 
 from offerflow_certification.adapters.store import LateReportStore, ReportStore
 from offerflow_certification.settings import Settings
 from offerflow_shared import db, logs
+from offerflow_shared.events import CertificationFailed, ValidationPassed
+from offerflow_shared.failures import stage_failures
+from offerflow_shared.faults import Faults
 from offerflow_shared.runtime import Dispatcher, Sink
 from offerflow_shared.worker import FaustSink, run
 
@@ -27,9 +30,14 @@ def build_source(settings: Settings) -> DiskSource:
                        allow_private=settings.allow_private_targets))
 
 
-def build_dispatcher(sink: Sink, source: DiskSource, store: ReportStore) -> Dispatcher:
+# What the run ends with when the runtime gives up on an input (see offerflow_shared.failures).
+FAILURES = stage_failures({ValidationPassed.event_type: CertificationFailed})
+
+
+def build_dispatcher(sink: Sink, source: DiskSource, store: ReportStore, *, step_timeout: float | None = None,
+                     faults: Faults | None = None) -> Dispatcher:
     return Dispatcher(service=app.SERVICE, out_topic=app.EMITS, handlers=handlers.build_handlers(source, store),
-                      sink=sink)
+                      sink=sink, failure=FAILURES, step_timeout=step_timeout, faults=faults)
 
 
 def build(settings: Settings) -> faust.App:
@@ -41,7 +49,10 @@ def build(settings: Settings) -> faust.App:
         store.bind(PostgresReportStore(
             await db.open_migrated(settings.common.database_dsn, app.SERVICE, MIGRATIONS)))
 
-    agents.register(faust_app, build_dispatcher(FaustSink(faust_app), build_source(settings), store),
+    dispatcher = build_dispatcher(FaustSink(faust_app), build_source(settings), store,
+                                  step_timeout=settings.step_timeout_seconds,
+                                  faults=Faults(settings.common.faults_dir, app.SERVICE))
+    agents.register(faust_app, dispatcher,
                     concurrency=settings.concurrency, on_start=on_start)
     return faust_app
 

@@ -21,4 +21,7 @@ class Settings(BaseSettings):
     # True only because the embedded dev stack serves test images from 127.0.0.1; production sets false so
     # an image URL cannot reach loopback, private, link-local (cloud metadata) or multicast addresses.
     allow_private_targets: bool = True
+    # Hard limit on one input of this step, retries included (the step's ETA with room to spare): past it
+    # the handler is cancelled and the run fails with step-timed-out.
+    step_timeout_seconds: float = Field(2 * 3600, gt=0, le=7 * 24 * 3600)
     common: CommonSettings = Field(default_factory=CommonSettings)

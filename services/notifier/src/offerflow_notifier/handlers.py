@@ -15,6 +15,7 @@ from offerflow_shared.events import (
     PublishCanceled,
     PublishRequested,
     StageFailed,
+    StepTimedOut,
     SupportRequestOpened,
     ValidationFailed,
 )
@@ -35,7 +36,7 @@ def build_handlers(notifier: Notifier) -> dict[str, Handler]:
     async def on_publish_requested(env: Envelope, event: PublishRequested, out: Outbox) -> None:
         await notifier.deliver(env, rules.publish_accepted(env, event, url), out)
 
-    async def on_stage_failed(env: Envelope, event: StageFailed, out: Outbox) -> None:
+    async def on_stage_failed(env: Envelope, event: StageFailed | StepTimedOut, out: Outbox) -> None:
         await notifier.deliver(env, rules.step_failed(env, event, url), out)
 
     async def on_preview_ready(env: Envelope, event: PreviewReady, out: Outbox) -> None:
@@ -57,5 +58,6 @@ def build_handlers(notifier: Notifier) -> dict[str, Handler]:
         handles(OfferWentLive, on_went_live),
         handles(PublishCanceled, on_canceled),
         *(handles(cls, on_stage_failed) for cls in FAILURES),
+        handles(StepTimedOut, on_stage_failed),  # the supervisor ended a step: mailed like a stage's failure
     ]
     return dict(pairs)

@@ -16,6 +16,7 @@ from offerflow_shared.events import (
     PublishCanceled,
     PublishRequested,
     StageFailed,
+    StepTimedOut,
     SupportRequestOpened,
 )
 from offerflow_shared.steps import StepId, step_info
@@ -64,13 +65,27 @@ def message_id(cause_event_id: str, recipient: str, sender: str) -> str:
     return f"<{token.hex}@{domain}>"
 
 
+# The portal is a static single-page app with hash routes (``/portal/#/offers/{id}/status``): the server
+# always answers ``/portal/`` with the app, and the route after ``#`` survives the sign-in screen (the app
+# keeps it as ``next``), so a signed-out publisher lands on the linked screen after signing in.
+def portal_url(public_url: str, *segments: str, query: dict[str, str] | None = None) -> str:
+    path = "/".join(quote(s, safe="") for s in segments)
+    tail = f"?{urlencode(query)}" if query else ""
+    return f"{public_url.rstrip('/')}/portal/#/{path}{tail}"
+
+
 def status_url(public_url: str, offer_id: str) -> str:
-    return f"{public_url.rstrip('/')}/portal/offers/{quote(offer_id, safe='')}"
+    return portal_url(public_url, "offers", offer_id, "status")
 
 
-def support_url(public_url: str, offer_id: str, run_id: str | None) -> str:
-    base = status_url(public_url, offer_id) + "/support"
-    return f"{base}?{urlencode({'run': run_id})}" if run_id else base
+def editor_url(public_url: str, offer_id: str) -> str:
+    return portal_url(public_url, "offers", offer_id, "editor")
+
+
+def support_url(public_url: str, offer_id: str, run_id: str | None, step: str) -> str:
+    """The Status tab with the support request form of ``step`` open, attached to ``run_id``."""
+    query = {"support": step, **({"run": run_id} if run_id else {})}
+    return portal_url(public_url, "offers", offer_id, "status", query=query)
 
 
 def _common(env: Envelope, public_url: str) -> dict[str, Any]:
@@ -89,8 +104,15 @@ def publish_accepted(env: Envelope, event: PublishRequested, public_url: str) ->
     return Mail(PUBLISH_ACCEPTED, context, recipients(event.offer.notification_emails))
 
 
-def step_failed(env: Envelope, event: StageFailed, public_url: str) -> Mail:
+# Failures on our side (a stage gave up on the input, a step ran past its limit): nothing to fix in the offer.
+OUR_SIDE = frozenset({"internal-error", "step-timed-out"})
+OUR_SIDE_NEXT_STEPS = ("Nothing needs fixing in your offer: choose Publish again. If it fails again the same way, "
+                       "open a support request.")
+
+
+def step_failed(env: Envelope, event: StageFailed | StepTimedOut, public_url: str) -> Mail:
     info = step_info(StepId(event.step))
+    ours = bool(event.reasons) and all(r.code in OUR_SIDE for r in event.reasons)
     context = {
         **_common(env, public_url),
         "step_name": info.name,
@@ -100,8 +122,10 @@ def step_failed(env: Envelope, event: StageFailed, public_url: str) -> Mail:
             {"field": r.field or "", "message": r.message, "code": r.code, "level": r.level}
             for r in event.reasons
         ],
-        "next_steps": info.next_steps,
-        "support_url": support_url(public_url, env.offer_id, env.run_id),
+        "next_steps": OUR_SIDE_NEXT_STEPS if ours else info.next_steps,
+        "our_side": ours,
+        "support_url": support_url(public_url, env.offer_id, env.run_id, str(event.step)),
+        "editor_url": editor_url(public_url, env.offer_id),
     }
     return Mail(STEP_FAILED, context, recipients(event.notification_emails))
 

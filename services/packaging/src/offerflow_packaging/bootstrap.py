@@ -6,21 +6,34 @@ import faust
 import httpx
 
 from offerflow_packaging import agents, app, handlers, lead_rules, storefront
+from offerflow_packaging.access import PreviewAccess
 from offerflow_packaging.adapters.artifacts import ArtifactSource, FileSource, HttpSource, SchemeRouter
+from offerflow_packaging.adapters.lead_azure import AzureBlobSender
+from offerflow_packaging.adapters.lead_crm import DynamicsSender, MarketoSender
 from offerflow_packaging.adapters.lead_http import HttpsEndpointSender, SalesforceSender, TargetGuard, tls_context
 from offerflow_packaging.adapters.lead_table import TableSender
 from offerflow_packaging.adapters.leads import LeadRouter
 from offerflow_packaging.adapters.pages import LocalPageStore
+from offerflow_packaging.adapters.pg_grants import MIGRATIONS, LazyPool, PostgresGrantStore
 from offerflow_packaging.settings import Settings
-from offerflow_shared import logs
+from offerflow_shared import db, logs
+from offerflow_shared.events import GoLiveFailed, GoLiveRequested, PackagingFailed, ProvisioningPassed
+from offerflow_shared.failures import stage_failures
+from offerflow_shared.faults import Faults
 from offerflow_shared.runtime import Dispatcher, Sink
 from offerflow_shared.secrets import SecretBox
 from offerflow_shared.worker import FaustSink, run
 
+# What the run ends with when the runtime gives up on an input (see offerflow_shared.failures). A given-up
+# offer.publish_canceled is only dead-lettered: that run has already ended, canceled.
+FAILURES = stage_failures({ProvisioningPassed.event_type: PackagingFailed, GoLiveRequested.event_type: GoLiveFailed})
 
-def build_dispatcher(sink: Sink, deps: handlers.Deps) -> Dispatcher:
+
+def build_dispatcher(sink: Sink, deps: handlers.Deps, *, step_timeout: float | None = None,
+                     faults: Faults | None = None) -> Dispatcher:
     return Dispatcher(
-        service=app.SERVICE, out_topic=app.EMITS, handlers=handlers.build_handlers(deps), sink=sink
+        service=app.SERVICE, out_topic=app.EMITS, handlers=handlers.build_handlers(deps), sink=sink,
+        failure=FAILURES, step_timeout=step_timeout, faults=faults,
     )
 
 
@@ -32,7 +45,11 @@ def build_leads(settings: Settings) -> LeadRouter:
         {
             lead_rules.HTTPS: HttpsEndpointSender(guard, timeout, verify),
             lead_rules.SALESFORCE: SalesforceSender(guard, settings.salesforce_url, timeout, verify),
-            lead_rules.TABLE: TableSender(guard, timeout),
+            lead_rules.TABLE: TableSender(guard, timeout, verify),
+            lead_rules.BLOB: AzureBlobSender(guard, timeout, verify),
+            lead_rules.DYNAMICS: DynamicsSender(guard, settings.dynamics_authority_url,
+                                                settings.dynamics_public_client_id, timeout, verify),
+            lead_rules.MARKETO: MarketoSender(guard, settings.marketo_url, timeout, verify),
         },
         timeout=timeout,
     )
@@ -48,14 +65,24 @@ def build_artifacts(settings: Settings) -> ArtifactSource:
     return SchemeRouter(sources)
 
 
+def build_access(settings: Settings) -> PreviewAccess:
+    key = settings.preview_key()  # first: a worker that cannot sign links must not start at all
+    # Opened on first use, on the worker's loop: both the agent and the storefront views run there.
+    pool = LazyPool(lambda: db.open_migrated(settings.common.database_dsn, app.SERVICE, MIGRATIONS))
+    return PreviewAccess(key, PostgresGrantStore(pool), settings.preview_link_ttl_seconds)
+
+
 def build(settings: Settings) -> faust.App:
     pages = LocalPageStore(settings.pages_root)
+    access = build_access(settings)
     deps = handlers.Deps(pages=pages, leads=build_leads(settings), artifacts=build_artifacts(settings),
-                         storefront_url=settings.storefront_url,
+                         storefront_url=settings.storefront_url, access=access,
                          secrets=SecretBox(settings.common.secrets_key_value()))
     faust_app = app.make_app(settings)
-    agents.register(faust_app, build_dispatcher(FaustSink(faust_app), deps), concurrency=settings.concurrency)
-    storefront.register(faust_app, storefront.Storefront(pages))
+    dispatcher = build_dispatcher(FaustSink(faust_app), deps, step_timeout=settings.step_timeout_seconds,
+                                  faults=Faults(settings.common.faults_dir, app.SERVICE))
+    agents.register(faust_app, dispatcher, concurrency=settings.concurrency)
+    storefront.register(faust_app, storefront.Storefront(pages, access))
     return faust_app
 
 

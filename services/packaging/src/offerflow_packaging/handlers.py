@@ -10,7 +10,8 @@ from typing import Any
 
 from jinja2 import TemplateError
 
-from offerflow_packaging import rules
+from offerflow_packaging import access_handlers, rules
+from offerflow_packaging.access import PreviewAccess
 from offerflow_packaging.adapters.artifacts import ArtifactSource
 from offerflow_packaging.adapters.leads import LeadDestination
 from offerflow_packaging.adapters.pages import PageStore
@@ -21,6 +22,7 @@ from offerflow_shared.envelope import Envelope
 from offerflow_shared.events import (
     GoLiveFailed,
     GoLiveRequested,
+    OfferDraftSaved,
     OfferWentLive,
     PackagingFailed,
     PackagingPassed,
@@ -30,7 +32,9 @@ from offerflow_shared.events import (
     PreviewWithdrawn,
     ProvisioningPassed,
     PublishCanceled,
+    PublishRequested,
     Reason,
+    StepTimedOut,
 )
 from offerflow_shared.offer import marketplace
 from offerflow_shared.runtime import Handler, Outbox, handles
@@ -43,6 +47,7 @@ class Deps:
     leads: LeadDestination
     artifacts: ArtifactSource
     storefront_url: str
+    access: PreviewAccess
     secrets: SecretBox = field(default_factory=lambda: SecretBox(None))
 
 
@@ -65,6 +70,11 @@ async def on_provisioning_passed(
 ) -> None:
     publisher, offer, snapshot = env.publisher_id, env.offer_id, event.offer
     emails = snapshot.notification_emails
+    run_id = env.run_id or str(env.event_id)
+    if await deps.access.grants.run_closed(run_id):
+        # A late redelivery of a run that has since ended (live, canceled, superseded): its events went out
+        # the first time; rewriting its preview or re-announcing it would reopen what the publisher closed.
+        return
     await out.emit(PackagingStarted(message="Merging technical and marketing content into the product page."))
     try:
         rules.slug(publisher, offer)
@@ -139,7 +149,21 @@ async def on_provisioning_passed(
             emails,
         )
         return
-    links = rules.preview_links(deps.storefront_url, publisher, offer, audience)
+    # One signed link per subscription still on the list (a draft saved since Publish may have removed some).
+    links = await deps.access.issue_links(
+        deps.storefront_url, publisher, offer, run_id, audience, env.occurred_at
+    )
+    if not links:
+        if await deps.access.grants.run_closed(run_id):
+            return  # the run ended meanwhile (e.g. the step timed out): nothing to announce
+        await _fail(
+            out,
+            "no-preview-audience",
+            "Every preview subscription was removed from the offer since Publish, so nobody could see the "
+            "preview. Add at least one subscription GUID, then Publish again.",
+            emails,
+        )
+        return
     await out.emit(PackagingPassed(offer=snapshot, preview_links=links, warnings=warnings))
     await out.emit(
         PreviewReady(
@@ -155,6 +179,8 @@ async def on_golive_requested(env: Envelope, event: GoLiveRequested, out: Outbox
     publisher, offer, emails = env.publisher_id, env.offer_id, event.notification_emails
 
     async def fail(code: str, message: str) -> None:
+        # The run ends here (sign-off is spent): its preview links stop working.
+        await deps.access.grants.close_run(publisher, offer, env.run_id, "go live failed")
         await out.emit(
             GoLiveFailed(
                 summary=message, reasons=[Reason(code=code, message=message)], notification_emails=emails
@@ -178,6 +204,7 @@ async def on_golive_requested(env: Envelope, event: GoLiveRequested, out: Outbox
         live_raw = await read(rules.PRODUCTION, rules.LISTING)
         if live_raw is not None and _version(live_raw) == event.offer_version:
             # Already promoted (a redelivery after the preview was cleaned up): the same outcome again.
+            await deps.access.grants.close_run(publisher, offer, env.run_id, "went live")
             await out.emit(
                 OfferWentLive(
                     offer_version=rules.live_version(event.offer_version),
@@ -218,6 +245,8 @@ async def on_golive_requested(env: Envelope, event: GoLiveRequested, out: Outbox
             f"The page could not be published ({exc.strerror or exc}); choosing Go live again may succeed.",
         )
         return
+    # Live for everyone now: the preview links of the run are spent.
+    await deps.access.grants.close_run(publisher, offer, env.run_id, "went live")
     await out.emit(
         OfferWentLive(
             offer_version=rules.live_version(event.offer_version), live_links=[link], notification_emails=emails
@@ -226,6 +255,8 @@ async def on_golive_requested(env: Envelope, event: GoLiveRequested, out: Outbox
 
 
 async def on_publish_canceled(env: Envelope, event: PublishCanceled, out: Outbox, *, deps: Deps) -> None:
+    # Revoked before the files go: no link works a moment longer than the run.
+    await deps.access.grants.close_run(env.publisher_id, env.offer_id, env.run_id, "canceled")
     try:
         rules.slug(env.publisher_id, env.offer_id)
     except rules.UnsafeName:
@@ -260,5 +291,8 @@ def build_handlers(deps: Deps) -> dict[str, Handler]:
             handles(ProvisioningPassed, partial(on_provisioning_passed, deps=deps)),
             handles(GoLiveRequested, partial(on_golive_requested, deps=deps)),
             handles(PublishCanceled, partial(on_publish_canceled, deps=deps)),
+            handles(PublishRequested, partial(access_handlers.on_publish_requested, grants=deps.access.grants)),
+            handles(OfferDraftSaved, partial(access_handlers.on_draft_saved, grants=deps.access.grants)),
+            handles(StepTimedOut, partial(access_handlers.on_step_timed_out, grants=deps.access.grants)),
         ]
     )

@@ -7,25 +7,24 @@ same person) and a table destination can ignore the repeat.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from offerflow_packaging.sanitize import text
 from offerflow_shared import netguard
-from offerflow_shared.offer import marketplace
+from offerflow_shared.offer import MARKETPLACE, marketplace
+from offerflow_shared.offer_model import GENERIC_LEAD_CONFIG_KEY, LEAD_CONFIG_KEYS, LEAD_DESTINATIONS
 
+# The offer model's canonical destination names (``offerflow_shared.offer_model.LEAD_DESTINATIONS`` maps
+# every accepted spelling to one of them), so packaging and validation agree on what a destination is.
 HTTPS = "HttpsEndpoint"
 SALESFORCE = "SalesForce"
-TABLE = "Table"
-# Spellings publishers use for each destination we can deliver to (compared case-insensitively).
-_KINDS = {
-    "httpsendpoint": HTTPS,
-    "https": HTTPS,
-    "salesforce": SALESFORCE,
-    "table": TABLE,
-    "azuretable": TABLE,
-}
+TABLE = "AzureTable"
+BLOB = "AzureBlob"
+DYNAMICS = "Dynamics"
+MARKETO = "Marketo"
 SOURCE = "AzureMarketplace"
 ACTION = "INS"  # the test lead stands for an install, the most common action
 
@@ -83,31 +82,54 @@ class Lead:
             "phone": self.phone,
             "title": self.title,
             "lead_source": self.lead_source,
-            "description": f"Test lead {self.lead_id} sent by Offerflow when the offer was packaged.",
+            "description": self.description(),
         }
+
+    def description(self) -> str:
+        return f"Test lead {self.lead_id} sent by Offerflow when the offer was packaged."
+
+    def table_entity(self) -> dict[str, str]:
+        """An Azure Table entity: one partition per source, the lead id as row key (a repeat is a conflict)."""
+        return {"PartitionKey": SOURCE, "RowKey": self.lead_id, "LeadId": self.lead_id,
+                "OfferTitle": self.offer_title, "LeadSource": self.lead_source, "ActionCode": self.action_code,
+                "Company": self.company, "Country": self.country, "Email": self.email,
+                "FirstName": self.first_name, "LastName": self.last_name, "Phone": self.phone, "Title": self.title,
+                "Description": self.description()}
+
+    def blob_document(self) -> dict[str, Any]:
+        """The JSON document stored as ``<lead id>.json``: the HTTPS payload plus the lead id."""
+        return {"LeadId": self.lead_id, **self.https_payload()}
+
+    def dynamics_lead(self) -> dict[str, str]:
+        """A Dynamics 365 ``lead`` record (Web API attribute names); ``leadid`` makes a repeat a duplicate."""
+        return {"leadid": str(uuid.UUID(self.lead_id)), "subject": self.lead_source, "firstname": self.first_name,
+                "lastname": self.last_name, "emailaddress1": self.email, "companyname": self.company,
+                "jobtitle": self.title, "telephone1": self.phone, "address1_country": self.country,
+                "description": self.description()}
+
+    def marketo_lead(self) -> dict[str, str]:
+        """A Marketo lead (REST field names); createOrUpdate by email makes a repeat an update."""
+        return {"email": self.email, "firstName": self.first_name, "lastName": self.last_name,
+                "company": self.company, "country": self.country, "phone": self.phone, "title": self.title,
+                "leadSource": self.lead_source}
 
 
 def destination(definition: dict[str, Any]) -> str | None:
-    """The canonical destination name, the raw name if we cannot deliver there, or None when none is set."""
+    """The canonical destination name, the raw name if it is not one we know, or None when none is set."""
     wanted = marketplace(definition, "leadDestination") or definition.get("leadDestination")
     if not isinstance(wanted, str) or wanted.strip().lower() in ("", "none"):
         return None
-    return _KINDS.get(wanted.strip().lower(), wanted.strip()[:40])
-
-
-# Each destination's own configuration object (the offer model's names); the generic one is the fallback.
-_OWN_CONFIG = {
-    HTTPS: "httpsEndpointLeadConfiguration",
-    SALESFORCE: "salesForceLeadConfiguration",
-    TABLE: "tableLeadConfiguration",
-}
+    return LEAD_DESTINATIONS.get(wanted.strip().lower(), wanted.strip()[:40])
 
 
 def configuration(definition: dict[str, Any], kind: str | None = None) -> dict[str, Any]:
-    for name in (_OWN_CONFIG.get(kind or ""), "leadConfiguration"):
+    """The destination's own configuration object if set, else the generic ``leadConfiguration``."""
+    own = LEAD_CONFIG_KEYS.get(kind or "")
+    for name in (own, GENERIC_LEAD_CONFIG_KEY):
         if name is None:
             continue
-        value = marketplace(definition, name) or definition.get(name)
+        short = name.removeprefix(MARKETPLACE)
+        value = marketplace(definition, short) or definition.get(short)
         if isinstance(value, dict) and value:
             return value
     return {}

@@ -11,16 +11,18 @@ from markupsafe import Markup
 from offerflow_packaging.sanitize import clean_html
 
 PREVIEW_BANNER = "Preview — visible only to the whitelisted subscriptions"
-# A preview's assets need the viewer's subscription id, known only when the page is served: the storefront
-# replaces this token in the stored preview page with the (validated) id of the request.
-SUBSCRIPTION_TOKEN = "__OFFERFLOW_SUBSCRIPTION_ID__"
+# A preview's assets need the viewer's credential, known only when the page is served: the storefront
+# replaces this placeholder in the stored preview page with the query of the (verified) preview link.
+ACCESS_TOKEN = "__OFFERFLOW_PREVIEW_ACCESS__"
 
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("offerflow_packaging", "templates"),
-        autoescape=select_autoescape(["html"]),
+        # Every publisher-controlled value is escaped, whatever the template's name; only ``sanitised``
+        # (cleaned HTML) is marked safe.
+        autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
     )
     # Cleaned again at render time: the page never trusts HTML it did not just sanitise itself.
@@ -31,7 +33,7 @@ def environment() -> Environment:
 def asset_url(slug: str, path: str, *, preview: bool) -> str:
     """Where the storefront serves a listing's ``assets/<file>`` for the preview or the live page."""
     if preview:
-        return f"/preview/{slug}/{path}?subscriptionId={SUBSCRIPTION_TOKEN}"
+        return f"/preview/{slug}/{path}?{ACCESS_TOKEN}"
     return f"/apps/{slug}/{path}"
 
 

@@ -6,7 +6,6 @@ import re
 import uuid
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote
 
 # Publisher and offer ids become folder names and URL parts: nothing that could leave the pages root.
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
@@ -78,11 +77,6 @@ def normalise_audience(values: Any) -> list[str]:
 def in_audience(audience: Iterable[str], subscription_id: str | None) -> bool:
     wanted = normalise_subscription(subscription_id)
     return wanted is not None and wanted in {a.lower() for a in audience}
-
-
-def preview_links(storefront_url: str, publisher: str, offer: str, audience: Iterable[str]) -> list[str]:
-    base = f"{storefront_url}/preview/{slug(publisher, offer)}"
-    return [f"{base}?subscriptionId={quote(s)}" for s in audience]
 
 
 def live_link(storefront_url: str, publisher: str, offer: str) -> str:

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from offerflow_packaging.access_rules import DEFAULT_TTL_SECONDS, check_secret
 from offerflow_shared.settings import CommonSettings
 
 
@@ -32,7 +33,32 @@ class Settings(BaseSettings):
     salesforce_url: str = Field(
         "https://webto.salesforce.com/servlet/servlet.WebToLead?encoding=UTF-8", pattern=r"^https?://\S+$"
     )
+    # Dynamics leads: the Microsoft identity platform that issues the Web API token, and the public client id
+    # used with an offer's Office 365 user (password grant). Tests point the authority at a local server.
+    dynamics_authority_url: str = Field("https://login.microsoftonline.com", pattern=r"^https?://\S+$")
+    dynamics_public_client_id: str = "51f81489-12ee-4a9e-aaae-a2591f45987d"
+    # Marketo leads: the REST base, ``{munchkinId}`` replaced by the offer's Munchkin id.
+    marketo_url: str = Field("https://{munchkinId}.mktorest.com", pattern=r"^https?://\S+$")
+    # Hard limit on one input of this step, retries included (the step's ETA with room to spare): past it
+    # the handler is cancelled and the run fails with step-timed-out.
+    step_timeout_seconds: float = Field(3600, gt=0, le=7 * 24 * 3600)
+    # HMAC key of the preview links (at least 32 random bytes). The worker refuses to start without one; the
+    # dev stack generates one per run. Rotating it invalidates every open preview link.
+    preview_secret: SecretStr | None = None
+    # How long a preview link works at most (it stops earlier when revoked).
+    preview_link_ttl_seconds: int = Field(DEFAULT_TTL_SECONDS, ge=60, le=365 * 24 * 3600)
     common: CommonSettings = Field(default_factory=CommonSettings)
+
+    @field_validator("preview_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_secret(value.get_secret_value())  # a weak secret is refused as soon as it is read
+        return value
+
+    def preview_key(self) -> bytes:
+        """The signing key; a missing or weak secret stops the worker at start with a message saying why."""
+        return check_secret(self.preview_secret.get_secret_value() if self.preview_secret else None)
 
     @field_validator("storefront_url")
     @classmethod

@@ -1,25 +1,28 @@
 """The storefront served by the worker's own web server: live pages, audience-only previews, health.
 
 The decisions live in :class:`Storefront` (testable without a server); ``register`` only maps them onto
-Faust views. A preview answers exactly like a missing page to anyone outside its audience, so its
-existence is never revealed.
+Faust views. A preview is served only on a preview link: a signed, unexpired, unrevoked grant for the
+subscription the link names (see ``access.py``). Anything else answers exactly like a missing page, so a
+preview's existence is never revealed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
-from urllib.parse import quote
 
 import faust
 from faust import web
 
-from offerflow_packaging import rules
+from offerflow_packaging import access_rules, rules
+from offerflow_packaging.access import PreviewAccess
 from offerflow_packaging.adapters.pages import PageStore
-from offerflow_packaging.render import SUBSCRIPTION_TOKEN
+from offerflow_packaging.render import ACCESS_TOKEN
 
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
@@ -44,12 +47,20 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-NOT_FOUND = Reply(404, b'{"error": "not found"}', JSON, {**_SECURITY, **_PRIVATE})
+log = logging.getLogger("offerflow.packaging.storefront")
+_PLAIN = "<!doctype html><meta charset=utf-8><title>{0}</title><p>{0}</p>\n"
+NOT_FOUND = Reply(404, _PLAIN.format("Not found").encode(), HTML, {**_SECURITY, **_PRIVATE})
+# The grant store could not be asked: refuse (never show a preview unchecked), and say it may pass.
+UNAVAILABLE = Reply(
+    503, _PLAIN.format("Temporarily unavailable, try again shortly").encode(), HTML,
+    {**_SECURITY, **_PRIVATE, "Retry-After": "5"},
+)
 
 
 class Storefront:
-    def __init__(self, pages: PageStore) -> None:
+    def __init__(self, pages: PageStore, access: PreviewAccess) -> None:
         self.pages = pages
+        self.access = access
 
     async def _read(self, publisher: str, offer: str, slot: str, name: str) -> bytes | None:
         return await asyncio.to_thread(self.pages.read, publisher, offer, slot, name)
@@ -61,12 +72,23 @@ class Storefront:
         body = await self._read(*ids, rules.PRODUCTION, name)
         return NOT_FOUND if body is None else Reply(200, body, content_type, {**_SECURITY, **(extra or {})})
 
-    async def _preview(self, slug: str, subscription_id: str | None, name: str, content_type: str) -> Reply:
+    async def _preview(
+        self, slug: str, subscription_id: str | None, token: str | None, name: str, content_type: str
+    ) -> Reply:
         ids = rules.parse_slug(slug)
-        if ids is None or rules.normalise_subscription(subscription_id) is None:
+        if ids is None or rules.normalise_subscription(subscription_id) is None or not token:
             return NOT_FOUND
+        try:
+            grant = await self.access.admit(*ids, subscription_id, token)
+        except Exception:
+            # Whatever broke (database down, pool exhausted), the answer is "not now", never the preview.
+            log.exception("preview grant check failed for %s", slug)
+            return UNAVAILABLE
+        if grant is None:
+            return NOT_FOUND
+        # The slot's own list stays a second lock: a grant never outlives the preview it was issued for.
         raw = await self._read(*ids, rules.PREVIEW, rules.AUDIENCE)
-        if raw is None or not rules.in_audience(_audience(raw), subscription_id):
+        if raw is None or not rules.in_audience(_audience(raw), grant.subscription):
             return NOT_FOUND
         body = await self._read(*ids, rules.PREVIEW, name)
         return NOT_FOUND if body is None else Reply(200, body, content_type, {**_SECURITY, **_PRIVATE})
@@ -83,23 +105,26 @@ class Storefront:
             return NOT_FOUND
         return await self._live(slug, f"{rules.ASSETS}/{file}", content_type, _IMMUTABLE)
 
-    async def preview_page(self, slug: str, subscription_id: str | None) -> Reply:
-        reply = await self._preview(slug, subscription_id, rules.PAGE, HTML)
+    async def preview_page(self, slug: str, subscription_id: str | None, token: str | None) -> Reply:
+        reply = await self._preview(slug, subscription_id, token, rules.PAGE, HTML)
         subscription = rules.normalise_subscription(subscription_id)
-        if reply.status != 200 or subscription is None:
+        if reply.status != 200 or subscription is None or token is None:
             return reply
-        # The page's image URLs carry the viewer's own (validated, canonical) id, so they pass the same check.
-        body = reply.body.replace(SUBSCRIPTION_TOKEN.encode(), quote(subscription).encode())
+        # The page's image URLs carry the viewer's own (just verified) credential, so they pass the same check.
+        query = html.escape(access_rules.query(subscription, token))
+        body = reply.body.replace(ACCESS_TOKEN.encode(), query.encode())
         return Reply(reply.status, body, reply.content_type, reply.headers)
 
-    async def preview_asset(self, slug: str, file: str, subscription_id: str | None) -> Reply:
+    async def preview_asset(
+        self, slug: str, file: str, subscription_id: str | None, token: str | None
+    ) -> Reply:
         content_type = rules.asset_type(file)
         if content_type is None:
             return NOT_FOUND
-        return await self._preview(slug, subscription_id, f"{rules.ASSETS}/{file}", content_type)
+        return await self._preview(slug, subscription_id, token, f"{rules.ASSETS}/{file}", content_type)
 
-    async def preview_listing(self, slug: str, subscription_id: str | None) -> Reply:
-        return await self._preview(slug, subscription_id, rules.LISTING, JSON)
+    async def preview_listing(self, slug: str, subscription_id: str | None, token: str | None) -> Reply:
+        return await self._preview(slug, subscription_id, token, rules.LISTING, JSON)
 
     def health(self) -> Reply:
         return Reply(200, b'{"status": "ok"}', JSON)
@@ -119,9 +144,13 @@ def _respond(view: web.View, reply: Reply) -> web.Response:
     return view.bytes(reply.body, status=reply.status, headers=headers)
 
 
-def _subscription(request: web.Request) -> str | None:
-    value = request.query.get("subscriptionId")
+def _param(request: web.Request, name: str) -> str | None:
+    value = request.query.get(name)
     return value if isinstance(value, str) else None
+
+
+def _viewer(request: web.Request) -> tuple[str | None, str | None]:
+    return _param(request, access_rules.SUBSCRIPTION_PARAM), _param(request, access_rules.TOKEN_PARAM)
 
 
 def register(app: faust.App, storefront: Storefront) -> None:
@@ -143,15 +172,15 @@ def register(app: faust.App, storefront: Storefront) -> None:
 
     @page("/preview/{slug}/assets/{file}", name="preview-asset")
     async def preview_asset(self: web.View, request: web.Request, slug: str, file: str) -> web.Response:
-        return _respond(self, await storefront.preview_asset(slug, file, _subscription(request)))
+        return _respond(self, await storefront.preview_asset(slug, file, *_viewer(request)))
 
     @page("/preview/{slug}/listing.json", name="preview-listing")
     async def preview_listing(self: web.View, request: web.Request, slug: str) -> web.Response:
-        return _respond(self, await storefront.preview_listing(slug, _subscription(request)))
+        return _respond(self, await storefront.preview_listing(slug, *_viewer(request)))
 
     @page("/preview/{slug}", name="preview-page")
     async def preview_page(self: web.View, request: web.Request, slug: str) -> web.Response:
-        return _respond(self, await storefront.preview_page(slug, _subscription(request)))
+        return _respond(self, await storefront.preview_page(slug, *_viewer(request)))
 
     @page("/healthz", name="healthz")
     async def healthz(self: web.View, request: web.Request) -> web.Response:

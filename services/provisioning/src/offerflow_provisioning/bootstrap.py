@@ -11,6 +11,9 @@ from offerflow_provisioning.adapters.sources import FileDiskSource, SchemeRouter
 from offerflow_provisioning.replicator import Replicator
 from offerflow_provisioning.settings import Settings
 from offerflow_shared import logs
+from offerflow_shared.events import CertificationPassed, ProvisioningFailed
+from offerflow_shared.failures import stage_failures
+from offerflow_shared.faults import Faults
 from offerflow_shared.runtime import Dispatcher, Sink
 from offerflow_shared.worker import FaustSink, run
 
@@ -43,12 +46,19 @@ def build_replicator(settings: Settings) -> Replicator:
     )
 
 
+# What the run ends with when the runtime gives up on an input (see offerflow_shared.failures).
+FAILURES = stage_failures({CertificationPassed.event_type: ProvisioningFailed})
+
+
 def build_dispatcher(sink: Sink, replicator: Replicator, settings: Settings) -> Dispatcher:
     return Dispatcher(
         service=app.SERVICE,
         out_topic=app.EMITS,
         handlers=handlers.build_handlers(replicator, settings.regions),
         sink=sink,
+        failure=FAILURES,
+        step_timeout=settings.step_timeout_seconds,
+        faults=Faults(settings.common.faults_dir, app.SERVICE),
     )
 
 

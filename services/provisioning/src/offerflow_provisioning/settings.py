@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     parallel_copies: int = Field(4, ge=1, le=64)
     copy_attempts: int = Field(4, ge=1, le=20)
     retry_delay_seconds: float = Field(2.0, ge=0, le=300)
+    # Hard limit on one input of this step, retries included (the step's ETA with room to spare): past it
+    # the handler is cancelled and the run fails with step-timed-out.
+    step_timeout_seconds: float = Field(24 * 3600, gt=0, le=7 * 24 * 3600)
     common: CommonSettings = Field(default_factory=CommonSettings)
 
     @field_validator("regions", mode="before")

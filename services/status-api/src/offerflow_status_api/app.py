@@ -1,4 +1,5 @@
-"""The projection's Faust app: it reads every topic of the contract and writes nothing to Kafka."""
+"""The projection's Faust app: it reads every topic of the contract; its step supervisor writes to
+``offerflow.publishing`` (the status-api's own topic)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from offerflow_status_api.settings import Settings
 
 SERVICE = "status-projection"
 CONSUMES = tuple(t.name for t in topics.ALL)
-EMITS = topics.PUBLISHING.name  # never used: the projection only reads
+EMITS = topics.PUBLISHING.name  # the supervisor's step_overdue / step_timed_out
 
 
 def make_app(settings: Settings) -> faust.App:

@@ -1,55 +1,92 @@
-"""Composition roots of the two processes: the HTTP API and the status projection."""
+"""Composition roots of the status-api's processes: the HTTP API, the status projection and the outbox relay."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import faust
 import uvicorn
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
-from offerflow_shared import db, logs
-from offerflow_shared.kafka import KafkaSink, ensure_topics
+from offerflow_shared import db, logs, topics
+from offerflow_shared.codec import encode, headers_for, key_of
+from offerflow_shared.envelope import Envelope
+from offerflow_shared.kafka import ensure_topics
 from offerflow_shared.runtime import Dispatcher, Sink
 from offerflow_shared.secrets import SecretBox
 from offerflow_shared.worker import FaustSink, run
-from offerflow_status_api import agents, app, handlers
+from offerflow_status_api import agents, app, handlers, supervisor
 from offerflow_status_api.adapters.auth import Auth
-from offerflow_status_api.adapters.bus import SinkBus
-from offerflow_status_api.adapters.drafts import Drafts
 from offerflow_status_api.adapters.history import CommandLog
 from offerflow_status_api.adapters.read_model import ReadModel
 from offerflow_status_api.api.app import create_app
 from offerflow_status_api.api.deps import AppServices
 from offerflow_status_api.commands import CommandService
+from offerflow_status_api.commands.lifecycle import RunLifecycle
+from offerflow_status_api.commands.postgres import PgCommandStore
+from offerflow_status_api.commands.relay import OutboxRelay
 from offerflow_status_api.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-async def open_database(dsn: str) -> asyncpg.Pool:
-    return await db.open_migrated(dsn, "status-api", MIGRATIONS, max_size=10)
+async def open_database(dsn: str, *, max_size: int = 10, timeouts: db.Timeouts | None = None) -> asyncpg.Pool:
+    return await db.open_migrated(dsn, "status-api", MIGRATIONS, max_size=max_size, timeouts=timeouts)
+
+
+def producer(settings: Settings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(bootstrap_servers=settings.common.kafka_bootstrap, acks="all", enable_idempotence=True,
+                            linger_ms=2)
+
+
+async def start_relay(settings: Settings, stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
+    """The outbox relay on its own pool and producer; returns its closer."""
+    pool = await open_database(settings.common.database_dsn, max_size=2)
+    kafka = producer(settings)
+    await kafka.start()
+    task = asyncio.create_task(OutboxRelay(pool, kafka).run(stop))
+
+    async def close() -> None:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 10)
+        await kafka.stop()
+        await pool.close()
+
+    return close
 
 
 def build_api(settings: Settings) -> FastAPI:
     async def open_resources(fastapi_app: FastAPI) -> Callable[[], Awaitable[None]]:
-        pool = await open_database(settings.common.database_dsn)
+        raw = await open_database(settings.common.database_dsn, max_size=settings.pool_size,
+                                  timeouts=db.API_TIMEOUTS)
+        pool = db.BoundedPool(raw, settings.pool_acquire_seconds)
+        # Readiness has its own connection: a busy pool is not a dead database.
+        health = await db.create_pool(settings.common.database_dsn, min_size=1, max_size=1,
+                                      timeouts=db.API_TIMEOUTS)
         await ensure_topics(settings.common.kafka_bootstrap,
                             replication_factor=settings.common.kafka_replication_factor)
-        sink = KafkaSink(settings.common.kafka_bootstrap)
-        await sink.start()
-        commands = CommandService(pool=pool, drafts=Drafts(pool), read_model=ReadModel(pool), bus=SinkBus(sink),
-                                  secrets=SecretBox(settings.common.secrets_key_value()),
-                                  cancel_wait_seconds=settings.cancel_wait_seconds)
+        read_model = ReadModel(pool)
+        commands = CommandService(store=PgCommandStore(pool), read_model=read_model,
+                                  secrets=SecretBox(settings.common.secrets_key_value()))
         admin = settings.admin_token.get_secret_value() if settings.admin_token else None
         fastapi_app.state.services = AppServices(commands=commands, auth=Auth(pool), log=CommandLog(pool),
-                                                 admin_token=admin, public_url=settings.common.public_url)
+                                                 admin_token=admin, public_url=settings.common.public_url,
+                                                 health=health)
+        stop_relay = await start_relay(settings, asyncio.Event()) if settings.embedded_relay else None
 
         async def close() -> None:
-            await sink.stop()
-            await pool.close()
+            if stop_relay is not None:
+                await stop_relay()
+            await health.close()
+            await raw.close()
 
         return close
 
@@ -59,14 +96,27 @@ def build_api(settings: Settings) -> FastAPI:
 def build_projection(settings: Settings) -> faust.App:
     faust_app = app.make_app(settings)
     # The pool needs the worker's event loop, so it is opened when the agent starts, not here.
-    projection = handlers.Deferred()
+    projection, lifecycle = handlers.Deferred(), handlers.DeferredLifecycle()
+    opened: dict[str, asyncpg.Pool] = {}
 
     async def on_start() -> None:
-        projection.target = ReadModel(await open_database(settings.common.database_dsn))
+        pool = opened["pool"] = await open_database(settings.common.database_dsn)
+        projection.target = ReadModel(pool)
+        lifecycle.target = RunLifecycle(PgCommandStore(pool))
 
     sink: Sink = FaustSink(faust_app)
+    limits = {**supervisor.DEFAULT_LIMITS, **settings.step_limits}
+
+    async def emit(env: Envelope) -> None:
+        await sink.send(topics.PUBLISHING.name, key_of(env), encode(env), headers_for(env))
+
+    @faust_app.timer(interval=settings.supervisor_interval_seconds, on_leader=True)  # type: ignore[untyped-decorator]
+    async def supervise() -> None:
+        if "pool" in opened:
+            await supervisor.sweep(opened["pool"], emit, datetime.now(UTC), limits)
+
     dispatcher = Dispatcher(service=app.SERVICE, out_topic=app.EMITS,
-                            handlers=handlers.build_handlers(projection), sink=sink)
+                            handlers=handlers.build_handlers(projection, lifecycle), sink=sink)
     agents.register(faust_app, dispatcher, on_start)
     return faust_app
 
@@ -83,3 +133,20 @@ def main_projection() -> None:
     settings = Settings()
     logs.configure(app.SERVICE, settings.common.log_level)
     run(build_projection(settings), settings.common.log_level.lower())
+
+
+def main_relay() -> None:
+    """The outbox relay as its own process (the API also runs one unless told not to; only one is active)."""
+    settings = Settings()
+    logs.configure("outbox-relay", settings.common.log_level)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        close = await start_relay(settings, stop)
+        await stop.wait()
+        await close()
+
+    asyncio.run(serve())

@@ -73,7 +73,7 @@ def static_seconds(eta: str) -> float | None:
 _STATIC = {s.id.value: s.eta for s in STEPS}
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
@@ -97,7 +97,7 @@ def annotate(doc: dict[str, Any], stats: Mapping[str, StepStats], now: datetime)
             step["estimatedTimeFrame"] = static
             eta = static_seconds(static)
         step["etaSeconds"] = round(eta) if eta is not None else None
-        started = _parse_time(step.get("startedAt"))
+        started = parse_time(step.get("startedAt"))
         step["overdue"] = bool(
             step.get("status") == "inProgress" and started is not None and eta is not None
             and (now - started).total_seconds() > OVERDUE_FACTOR * eta)
@@ -143,7 +143,7 @@ _caches: dict[int, StatsCache] = {}
 P = ParamSpec("P")
 
 
-def _cache_for(pool: asyncpg.Pool) -> StatsCache:
+def stats_cache_for(pool: asyncpg.Pool) -> StatsCache:
     cache = _caches.get(id(pool))
     if cache is None or cache.pool is not pool:
         cache = _caches[id(pool)] = StatsCache(pool)
@@ -157,8 +157,8 @@ def annotates(route: Callable[P, Awaitable[dict[str, Any]]]) -> Callable[P, Awai
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> dict[str, Any]:
         doc = await route(*args, **kwargs)
         services = kwargs.get("s")
-        pool = getattr(getattr(services, "commands", None), "pool", None)
-        stats = await _cache_for(pool).get() if pool is not None else {}
+        pool = getattr(getattr(getattr(services, "commands", None), "read_model", None), "pool", None)
+        stats = await stats_cache_for(pool).get() if pool is not None else {}
         return annotate(doc, stats, datetime.now(UTC))
 
     return wrapper

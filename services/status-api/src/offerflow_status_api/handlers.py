@@ -1,4 +1,5 @@
-"""The status projection: every event of every topic goes to the read model (idempotent by event id)."""
+"""The status projection: every event of every topic goes to the read model (idempotent by event id), and
+stage outcomes move the offer's command-side run state."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ class Projection(Protocol):
     async def fold(self, run_id: str) -> RunView | None: ...
 
 
+class Lifecycle(Protocol):
+    async def apply(self, env: Envelope, event: Event) -> bool: ...
+
+
 class Deferred:
     """A projection whose real target is attached once the worker's event loop runs."""
 
@@ -33,8 +38,22 @@ class Deferred:
         return await self.target.fold(run_id)
 
 
-def build_handlers(read_model: Projection) -> dict[str, Handler]:
+class DeferredLifecycle:
+    """The command side's run lifecycle, attached once the worker's event loop runs."""
+
+    target: Lifecycle | None = None
+
+    async def apply(self, env: Envelope, event: Event) -> bool:
+        if self.target is None:
+            raise RuntimeError("the command store is not open yet")
+        return await self.target.apply(env, event)
+
+
+def build_handlers(read_model: Projection, lifecycle: Lifecycle) -> dict[str, Handler]:
     async def project(env: Envelope, event: Event, _out: Outbox) -> None:
+        # The command side first: Publish, Go live and Cancel must learn where the run is even if the read
+        # model cannot store this event.
+        await lifecycle.apply(env, event)
         if await read_model.apply(env) and env.run_id and finishes(event) is not None:
             view = await read_model.fold(env.run_id)
             timed = finished_step(view, event) if view is not None else None

@@ -16,7 +16,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from offerflow_shared import codec, topics
+from offerflow_shared import codec, db, topics
 from offerflow_shared.envelope import ContractError, Envelope
 from offerflow_shared.events import OfferDraftSaved, PublishRequested
 from offerflow_status_api.adapters.read_model import ReadModel, row_to_envelope
@@ -87,7 +87,8 @@ async def rebuild(dsn: str, bootstrap: str) -> RebuildStats:
     """Streams: memory stays bounded by one batch of events and one run, whatever the topics hold."""
     t0 = time.perf_counter()
     stats = RebuildStats()
-    pool = await open_database(dsn)
+    # One long transaction that reads the topics while it is open: no statement or idle limit applies.
+    pool = await open_database(dsn, timeouts=db.UNLIMITED)
     model = ReadModel(pool)
     try:
         async with pool.acquire() as conn, conn.transaction():

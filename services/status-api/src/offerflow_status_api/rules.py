@@ -6,6 +6,7 @@ different topics may arrive in any order, and a redelivered event changes nothin
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,8 +24,11 @@ from offerflow_shared.events import (
     StagePassed,
     StageProgressed,
     StageStarted,
+    StepOverdue,
+    StepTimedOut,
 )
 from offerflow_shared.steps import STEP_INDEX, STEPS, OfferStatus, StepId, StepStatus
+from offerflow_status_api import supervisor
 
 TERMINAL = {OfferStatus.SUCCEEDED, OfferStatus.FAILED, OfferStatus.CANCELED}
 
@@ -38,7 +42,9 @@ class Message:
     code: str | None = None
 
     def to_api(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"messageHtml": self.text, "level": self.level, "timestamp": self.at.isoformat()}
+        # Messages are text (often quoting what the publisher typed); the HTML form is always escaped.
+        out: dict[str, Any] = {"messageHtml": html.escape(self.text), "level": self.level,
+                               "timestamp": self.at.isoformat()}
         if self.field:
             out["field"] = self.field
         if self.code:
@@ -167,6 +173,9 @@ def _apply(view: RunView, env: Envelope, ev: Event) -> None:
             step.messages.append(Message("error", ev.summary, at, None, "stepFailed"))
             step.messages += [Message(r.level, r.message, at, r.field, r.code) for r in ev.reasons]
         return
+    if isinstance(ev, StepOverdue | StepTimedOut):
+        _apply_supervision(view.steps[ev.step], ev, at)
+        return
     signoff, live = view.steps[StepId.SIGNOFF], view.steps[StepId.LIVE]
     if isinstance(ev, PreviewReady):
         view.preview_ready = True
@@ -193,6 +202,15 @@ def _apply(view: RunView, env: Envelope, ev: Event) -> None:
     elif isinstance(ev, PreviewWithdrawn):
         view.preview_withdrawn = True
         view.preview_links = []
+
+
+def _apply_supervision(step: StepView, ev: StepOverdue | StepTimedOut, at: datetime) -> None:
+    if isinstance(ev, StepOverdue):
+        step.messages.append(Message("warning", supervisor.overdue_text(ev), at, code="stepOverdue"))
+        return
+    step.status, step.finished_at = StepStatus.FAILED, at
+    step.messages.append(Message("error", ev.summary, at, None, "stepFailed"))
+    step.messages += [Message(r.level, r.message, at, r.field, r.code) for r in ev.reasons]
 
 
 def _infer_earlier_steps_complete(view: RunView) -> None:
@@ -252,33 +270,28 @@ def accepted_document(run_id: str, offer_id: str, publisher_id: str, offer_versi
     return {**status_document(view), "cancellationRequestState": view.cancellation_request_state}
 
 
-# --- command rules -------------------------------------------------------------------------------
+CANCELED_MESSAGE = ("The publish was canceled at publisher sign-off, so the offer is back at step 1: "
+                    "Publish starts again here.")
 
 
-@dataclass(frozen=True)
-class Refusal:
-    code: str
-    message: str
-    retryable: bool = False
+def canceled_document(run_id: str, offer_version: int | None, emails: list[str], at: datetime) -> dict[str, Any]:
+    """The offer's status once its run was canceled at sign-off: back at step 1, every step not started.
+
+    The operation resource keeps the canceled run's history; this is what the offer's status shows.
+    """
+    steps = [StepView(s.id).to_api() for s in STEPS]
+    steps[0]["messages"] = [Message("information", CANCELED_MESSAGE, at, code="publishCanceled").to_api()]
+    return {"status": OfferStatus.CANCELED.value, "messages": [], "steps": steps, "previewLinks": [],
+            "liveLinks": [], "notificationEmails": ",".join(emails) or None, "runId": run_id,
+            "offerVersion": offer_version, "currentStep": StepId.VALIDATION.value,
+            "cancellationRequestState": "canceled"}
 
 
-def can_publish(current: RunView | None, pending_run_id: str | None) -> Refusal | None:
-    if current is not None and current.status not in TERMINAL:
-        what = "waits for publisher sign-off (Go live or Cancel it first)" if (
-            current.status == OfferStatus.WAITING_FOR_PUBLISHER_REVIEW) else "is still running"
-        return Refusal("OperationInProgress", f"Operation {current.run_id} {what}.", retryable=True)
-    if pending_run_id is not None and (current is None or current.run_id != pending_run_id):
-        return Refusal("OperationInProgress", f"Operation {pending_run_id} was accepted and is starting.",
-                       retryable=True)
-    return None
-
-
-def can_sign_off(current: RunView | None, action: str) -> Refusal | None:
-    if current is None:
-        return Refusal("InvalidState",
-                       f"{action} is only possible at publisher sign-off; the offer was never published.")
-    if current.status != OfferStatus.WAITING_FOR_PUBLISHER_REVIEW:
-        return Refusal("InvalidState", f"{action} is only possible while the offer waits for publisher sign-off; "
-                       f"operation {current.run_id} is {current.status.value} at step "
-                       f"{current.current_step().id.value}.")
-    return None
+def offer_status(run_document: dict[str, Any]) -> dict[str, Any]:
+    """What the offer's status shows for its newest run's document (a canceled run is back at step 1)."""
+    if run_document.get("status") != OfferStatus.CANCELED.value:
+        return run_document
+    signoff = next(s for s in run_document["steps"] if s["id"] == StepId.SIGNOFF.value)
+    at = datetime.fromisoformat(signoff["finishedAt"])
+    emails = [e for e in (run_document.get("notificationEmails") or "").split(",") if e]
+    return canceled_document(run_document["runId"], run_document.get("offerVersion"), emails, at)

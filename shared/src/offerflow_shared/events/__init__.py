@@ -44,6 +44,8 @@ from offerflow_shared.events.publishing import (
     OfferDraftSaved,
     PublishCanceled,
     PublishRequested,
+    StepOverdue,
+    StepTimedOut,
     SupportRequestOpened,
 )
 from offerflow_shared.events.validation import (
@@ -84,6 +86,8 @@ __all__ = [
     "StagePassed",
     "StageProgressed",
     "StageStarted",
+    "StepOverdue",
+    "StepTimedOut",
     "SupportRequestOpened",
     "TestOutcome",
     "ValidationFailed",

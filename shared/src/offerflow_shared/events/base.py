@@ -56,3 +56,6 @@ class StageFailed(Event):
     summary: str
     reasons: list[Reason] = Field(min_length=1)
     notification_emails: list[str] = []
+    # Set when the runtime gave up on the input (internal error, time limit): where ops find the dead letter,
+    # "<dlq topic> <- <topic>[partition]@offset". Never shown to the publisher.
+    dead_letter: str | None = None

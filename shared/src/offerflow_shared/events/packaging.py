@@ -40,6 +40,8 @@ class PreviewReady(Event):
 
     event_type = "offer.preview_ready"
     offer_version: int = Field(ge=1)
+    # One link per whitelisted subscription, each a signed credential for that subscription alone
+    # (``?subscriptionId=<guid>&access=<token>``): show each only to whom it is addressed; never rebuild one.
     preview_links: list[str]
     audience: list[str]
     notification_emails: list[str]

@@ -7,7 +7,8 @@ from typing import Any
 from pydantic import Field
 
 from offerflow_shared.envelope import Event, register
-from offerflow_shared.events.base import OfferSnapshot
+from offerflow_shared.events.base import OfferSnapshot, Reason
+from offerflow_shared.steps import StepId
 
 
 @register
@@ -63,3 +64,26 @@ class SupportRequestOpened(Event):
     messages: list[str]
     contact_emails: list[str]
     requested_by: str
+
+
+@register
+class StepOverdue(Event):
+    """The supervisor saw a step run past twice its usual duration; it is still running."""
+
+    event_type = "offer.step_overdue"
+    step: StepId
+    running_seconds: int = Field(ge=0)
+    expected_seconds: int = Field(ge=0)
+
+
+@register
+class StepTimedOut(Event):
+    """The supervisor ended a step that ran past its hard limit: the run has failed and Publish works again."""
+
+    event_type = "offer.step_timed_out"
+    step: StepId
+    limit_seconds: int = Field(ge=0)
+    # The same shape as a stage's failure, so it is shown and mailed like one.
+    summary: str
+    reasons: list[Reason] = Field(min_length=1)
+    notification_emails: list[str]

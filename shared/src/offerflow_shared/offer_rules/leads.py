@@ -17,6 +17,12 @@ from typing import Any
 from offerflow_shared.events import Reason
 from offerflow_shared.offer_model import GENERIC_LEAD_CONFIG_KEY, LEAD_CONFIG_KEYS, LEAD_DESTINATIONS, is_url
 from offerflow_shared.offer_rules.common import as_dict, error, missing, ptr, text, warning
+from offerflow_shared.offer_rules.connection_strings import (
+    Service,
+    is_postgres_url,
+    postgres_problem,
+    storage_connection_problem,
+)
 
 SECRET_PLACEHOLDER = "********"
 # A secret encrypted by ``offerflow_shared.secrets``: present, but not for the rules to read.
@@ -28,11 +34,13 @@ def stand_in(value: object) -> bool:
     return value == SECRET_PLACEHOLDER or (isinstance(value, str) and value.startswith(SEALED_PREFIX))
 # Fields of any lead configuration object that are write-only.
 SECRET_FIELDS: frozenset[str] = frozenset(
-    {"connectionString", "tableConnectionString", "applicationKey", "password", "httpsEndpointUrl"})
+    {"connectionString", "tableConnectionString", "applicationKey", "password", "httpsEndpointUrl", "clientSecret"})
 CONFIG_KEYS: tuple[str, ...] = (*LEAD_CONFIG_KEYS.values(), GENERIC_LEAD_CONFIG_KEY)
 
 _SALESFORCE_OID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
-_MUNCHKIN = re.compile(r"\d{3}-[A-Za-z]{3}-\d{3}")
+MUNCHKIN = re.compile(r"\d{3}-[A-Za-z]{3}-\d{3}")
+# Azure blob container names: 3-63 lowercase letters, digits and single hyphens, alphanumeric at both ends.
+CONTAINER_NAME = re.compile(r"(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 _REQUIRED: dict[str, tuple[tuple[str, str], ...]] = {
     # packaging's table sender also reads ``tableConnectionString`` (a PostgreSQL DSN): either name will do.
     "AzureTable": (("connectionString|tableConnectionString", "the storage account connection string"),),
@@ -40,8 +48,11 @@ _REQUIRED: dict[str, tuple[tuple[str, str], ...]] = {
                   ("containerName", "the blob container name")),
     "SalesForce": (("objectIdentifier|salesForceOid", "the web-to-lead Object Identifier (OID)"),),
     "HttpsEndpoint": (("httpsEndpointUrl", "the HTTPS URL that receives the leads by POST"),),
-    "Marketo": (("serverId", "the Marketo server id"), ("munchkinId", "the Munchkin id"),
-                ("formId", "the form id")),
+    # The REST lead push needs the Munchkin id (it names the REST host) and a LaunchPoint API service's
+    # client id and secret; serverId and formId are kept on the offer but not needed to deliver a lead.
+    "Marketo": (("munchkinId", "the Munchkin id (Admin > Munchkin)"),
+                ("clientId", "the client id of a Marketo LaunchPoint API service"),
+                ("clientSecret", "the client secret of that LaunchPoint API service")),
 }
 _DYNAMICS: dict[str, tuple[tuple[str, str], ...]] = {
     "azureAD": (("applicationId", "the AAD application id"), ("directoryId", "the AAD directory id"),
@@ -106,26 +117,47 @@ def lead_format_problems(offer: dict[str, Any]) -> list[Reason]:
                              "httpsEndpointUrl must be an absolute https:// URL."))
         for field in ("connectionString", "tableConnectionString"):
             conn = config.get(field)
-            if isinstance(conn, str) and conn and not stand_in(conn) and not _is_connection(conn):
-                out.append(error("invalid_connection_string", ptr("offer", key, field),
-                                 f"{field} must be a storage connection string (DefaultEndpointsProtocol=https;"
-                                 "AccountName=…;AccountKey=…) or a postgresql:// URL."))
+            if isinstance(conn, str) and conn and not stand_in(conn):
+                problem = connection_problem(conn, _service(offer, key))
+                if problem:
+                    out.append(error("invalid_connection_string", ptr("offer", key, field), f"{field} {problem}."))
         oid = config.get("objectIdentifier")
         if isinstance(oid, str) and oid and not _SALESFORCE_OID.fullmatch(oid):
             out.append(error("invalid_value", ptr("offer", key, "objectIdentifier"),
                              "objectIdentifier is the 15 or 18 character Salesforce OID."))
+        container = config.get("containerName")
+        if isinstance(container, str) and container and not CONTAINER_NAME.fullmatch(container):
+            out.append(error("invalid_value", ptr("offer", key, "containerName"),
+                             "containerName must be 3 to 63 lowercase letters, digits and single hyphens, "
+                             "starting and ending with a letter or digit."))
         munchkin = config.get("munchkinId")
-        if isinstance(munchkin, str) and munchkin and not _MUNCHKIN.fullmatch(munchkin):
+        if isinstance(munchkin, str) and munchkin and not MUNCHKIN.fullmatch(munchkin):
             out.append(error("invalid_value", ptr("offer", key, "munchkinId"),
                              "munchkinId looks like 123-ABC-456."))
     return out
 
 
-def _is_connection(value: str) -> bool:
-    if value.startswith(("postgresql://", "postgres://")):
-        return True  # the table sender of this platform writes to PostgreSQL
-    parts = dict(p.split("=", 1) for p in value.strip().strip(";").split(";") if "=" in p)
-    return bool(parts.get("AccountName")) and bool(parts.get("AccountKey") or parts.get("SharedAccessSignature"))
+def _service(offer: dict[str, Any], key: str) -> Service | None:
+    """Which storage service a configuration object's connection string must reach."""
+    kind = {v: k for k, v in LEAD_CONFIG_KEYS.items()}.get(key) or destination(offer)
+    return "table" if kind == "AzureTable" else "blob" if kind == "AzureBlob" else None
+
+
+def connection_problem(value: str, service: Service | None) -> str | None:
+    """Why packaging could not deliver to this connection string (the same parser packaging uses), or None.
+
+    A postgresql:// URL is the table destination's other form (packaging writes to a ``leads`` table).
+    """
+    if is_postgres_url(value):
+        if service == "blob":
+            return "must be an Azure Storage connection string: a postgresql:// URL only works for a table destination"
+        return postgres_problem(value)
+    problem = storage_connection_problem(value, service)
+    if problem is None:
+        return None
+    return (f"is not a usable Azure Storage connection string: it {problem} (expected "
+            "DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…;EndpointSuffix=core.windows.net, "
+            "or a postgresql:// URL for a table)")
 
 
 def mask_secrets(definition: dict[str, Any]) -> dict[str, Any]:

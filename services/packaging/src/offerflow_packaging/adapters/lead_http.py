@@ -58,29 +58,40 @@ class TargetGuard:
         return shown
 
 
-async def _post(
-    url: str, shown: str, *, seconds: float, verify: ssl.SSLContext | bool, **kwargs: Any
+async def send_request(
+    method: str, url: str, shown: str, *, seconds: float, verify: ssl.SSLContext | bool, **kwargs: Any
 ) -> httpx.Response:
+    """One request, no redirects, no proxy from the environment; failures never repeat the full URL."""
     try:
         async with httpx.AsyncClient(
             timeout=seconds, follow_redirects=False, trust_env=False, verify=verify
         ) as client:
-            return await client.post(url, **kwargs)
+            return await client.request(method, url, **kwargs)
     except httpx.TimeoutException as exc:
         raise TimeoutError(shown) from exc
     except httpx.HTTPError as exc:
-        # httpx messages can repeat the URL: name only the class of failure and the redacted target.
+        # httpx messages can repeat the URL (and its query: keys, signatures): name only the class of failure.
         raise LeadRefused(f"{shown} could not be reached ({type(exc).__name__})") from exc
 
 
-def _check_answer(response: httpx.Response, shown: str, fix: str) -> None:
-    if 200 <= response.status_code < 300:
-        return
+async def _post(
+    url: str, shown: str, *, seconds: float, verify: ssl.SSLContext | bool, **kwargs: Any
+) -> httpx.Response:
+    return await send_request("POST", url, shown, seconds=seconds, verify=verify, **kwargs)
+
+
+def refuse_redirect(response: httpx.Response, shown: str) -> None:
     if 300 <= response.status_code < 400:
         raise LeadRefused(
             f"{shown} answered with a redirect (HTTP {response.status_code}); put the final URL in the lead "
             "configuration"
         )
+
+
+def _check_answer(response: httpx.Response, shown: str, fix: str) -> None:
+    if 200 <= response.status_code < 300:
+        return
+    refuse_redirect(response, shown)
     raise LeadRefused(f"{shown} refused the test lead (HTTP {response.status_code}); {fix}")
 
 

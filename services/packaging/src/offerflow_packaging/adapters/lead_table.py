@@ -1,12 +1,14 @@
-"""Lead sender into a database table: ``leadConfiguration.tableConnectionString`` → a ``leads`` table.
+"""The table destination: an Azure Storage connection string → Azure Table, a postgresql:// URL → PostgreSQL.
 
-PostgreSQL connection strings (``postgresql://user:password@host:port/database``) are supported; the table
-is created when missing. The lead id is the primary key, so a redelivered event inserts nothing twice.
-The password never appears in a message: errors name only host, port and database.
+Azure Table goes through ``lead_azure.AzureTableSender`` (REST, SharedKey). A PostgreSQL connection string
+(``postgresql://user:password@host:port/database``) gets a ``leads`` table, created when missing. Either
+way the lead id is the key, so a redelivered event inserts nothing twice. The password never appears in
+a message: errors name only host, port and database.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,9 +16,11 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from offerflow_packaging import lead_rules
+from offerflow_packaging.adapters.lead_azure import AzureTableSender
 from offerflow_packaging.adapters.lead_http import TargetGuard
 from offerflow_packaging.adapters.leads import LeadRefused
 from offerflow_packaging.lead_rules import Lead, LeadConfigError
+from offerflow_shared.offer_rules.connection_strings import is_postgres_url
 
 CREATE = """
 CREATE TABLE IF NOT EXISTS leads (
@@ -58,14 +62,18 @@ def describe(dsn: str) -> tuple[str, int, str]:
 
 
 class TableSender:
-    def __init__(self, guard: TargetGuard, timeout: float = 10.0) -> None:
+    def __init__(self, guard: TargetGuard, timeout: float = 10.0, verify: ssl.SSLContext | bool = True) -> None:
         self.guard = guard
         self.timeout = timeout
+        self.azure = AzureTableSender(guard, timeout, verify)
 
     async def send(self, lead: Lead, config: Mapping[str, Any]) -> str:
         dsn = lead_rules.required(
-            dict(config), ("tableConnectionString", "connectionString"), "a PostgreSQL connection string"
+            dict(config), ("tableConnectionString", "connectionString"),
+            "the storage account connection string (or a postgresql:// URL)",
         )
+        if not is_postgres_url(dsn):
+            return await self.azure.send(lead, {**config, "connectionString": dsn})
         host, port, database = describe(dsn)
         shown = f"postgresql://{host}:{port}/{database} (table leads)"
         await self.guard.check_host(host, port, shown)

@@ -58,6 +58,9 @@ class LeadRouter:
             lead_rules.HTTPS: "HTTPS endpoint",
             lead_rules.SALESFORCE: "Salesforce",
             lead_rules.TABLE: "table",
+            lead_rules.BLOB: "Azure Blob",
+            lead_rules.DYNAMICS: "Dynamics 365",
+            lead_rules.MARKETO: "Marketo",
         }
     )
 

@@ -11,7 +11,15 @@ from fastapi.staticfiles import StaticFiles
 
 from offerflow_shared import metrics
 from offerflow_status_api import portal
-from offerflow_status_api.api import errors, routes_admin, routes_offers, routes_publishing, routes_stream
+from offerflow_status_api.api import (
+    errors,
+    guard,
+    routes_admin,
+    routes_offers,
+    routes_portal,
+    routes_publishing,
+    routes_stream,
+)
 from offerflow_status_api.api.deps import AppServices
 
 Opener = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]]
@@ -35,15 +43,8 @@ def create_app(open_resources: Opener, *, max_body_bytes: int = 1_048_576) -> Fa
         app.include_router(module.router, responses=errors.COMMON_RESPONSES)
     errors.document(app)
     app.include_router(routes_stream.router)
+    app.include_router(routes_portal.router)  # before the static mount: it redirects old mail links
     app.mount("/portal", StaticFiles(directory=portal.STATIC_DIR, html=True), name="portal")
-
-    @app.middleware("http")
-    async def bounded_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_body_bytes:
-            return errors.error_response(errors.ApiError(
-                413, "PayloadTooLarge", f"Request bodies are limited to {max_body_bytes} bytes."))
-        return await call_next(request)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -53,7 +54,7 @@ def create_app(open_resources: Opener, *, max_body_bytes: int = 1_048_576) -> Fa
     async def readyz(request: Request) -> JSONResponse:
         services: AppServices = request.app.state.services
         try:
-            await services.commands.pool.fetchval("SELECT 1")
+            await services.health.fetchval("SELECT 1")
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready"})
@@ -62,4 +63,5 @@ def create_app(open_resources: Opener, *, max_body_bytes: int = 1_048_576) -> Fa
     async def prometheus_metrics() -> Response:
         return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
+    app.add_middleware(guard.RequestGuard, max_body_bytes=max_body_bytes)  # outermost: see guard.py
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -25,6 +25,7 @@ class AppServices:
     log: CommandLog
     admin_token: str | None
     public_url: str
+    health: Any = None  # a connection of its own for /readyz: a busy pool is not a dead database
 
 
 def api_version(api_version: Annotated[str | None, Query(alias="api-version")] = None) -> str:

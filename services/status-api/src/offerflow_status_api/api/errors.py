@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from offerflow_shared.db import PoolBusy
 
 API_VERSIONS = ("2017-10-31",)
 
@@ -44,6 +47,7 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: _error("Refused in the offer's current state; the message says why"),
     412: _error("If-Match does not match the current ETag"),
     413: _error("Request body too large"),
+    503: _error("Busy: retry after the number of seconds in Retry-After"),
 }
 
 
@@ -93,6 +97,12 @@ def error_response(exc: ApiError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
 
+def busy(why: str) -> JSONResponse:
+    """503 at once, never a hanging request: the client may retry after a second."""
+    return error_response(ApiError(503, "ServiceBusy", f"The service is busy ({why}); retry in a moment.",
+                                   retryable=True, headers={"Retry-After": "1"}))
+
+
 def _pointer(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
@@ -108,6 +118,18 @@ def install(app: FastAPI) -> None:
         details = [{"code": e.get("type", "invalid"), "target": _pointer(tuple(e.get("loc", ()))),
                     "message": e.get("msg", "invalid")} for e in exc.errors()]
         return error_response(ApiError(400, "BadRequest", "The request is not valid.", details))
+
+    @app.exception_handler(PoolBusy)
+    async def _busy(_: Request, exc: PoolBusy) -> JSONResponse:
+        return busy(str(exc))
+
+    @app.exception_handler(asyncpg.LockNotAvailableError)
+    async def _lock_timeout(_: Request, exc: asyncpg.LockNotAvailableError) -> JSONResponse:
+        return busy("another change of the same offer is in progress")
+
+    @app.exception_handler(asyncpg.QueryCanceledError)
+    async def _statement_timeout(_: Request, exc: asyncpg.QueryCanceledError) -> JSONResponse:
+        return busy("the database took too long to answer")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from offerflow_shared.offer import OFFER_TYPE_ID
 from offerflow_shared.steps import StepId
 from offerflow_status_api import documents
-from offerflow_status_api.adapters.drafts import Draft, StaleETag
 from offerflow_status_api.api.deps import OfferId, PublisherId, Services, Version
 from offerflow_status_api.api.errors import ApiError
 from offerflow_status_api.commands import (
@@ -18,7 +17,9 @@ from offerflow_status_api.commands import (
     FrozenFields,
     ImageVersionConflict,
     NotFound,
+    OfferState,
     SaveDraft,
+    StaleETag,
 )
 
 router = APIRouter(prefix="/api", tags=["offers"])
@@ -28,7 +29,7 @@ def not_found(offer_id: str) -> ApiError:
     return ApiError(404, "NotFound", f"Offer {offer_id} was not found.")
 
 
-def offer_json(draft: Draft, status: str, definition: dict[str, Any] | None = None,
+def offer_json(draft: OfferState, status: str, definition: dict[str, Any] | None = None,
                version: int | None = None) -> dict[str, Any]:
     return {"offerTypeId": draft.offer_type_id, "publisherId": draft.publisher_id, "id": draft.offer_id,
             "version": draft.version if version is None else version, "status": status,
@@ -40,7 +41,7 @@ async def _status_of(s: Services, publisher_id: str, offer_id: str) -> str:
     return str((view or {}).get("status") or "neverPublished")
 
 
-async def _draft(s: Services, publisher_id: str, offer_id: str) -> Draft:
+async def _draft(s: Services, publisher_id: str, offer_id: str) -> OfferState:
     draft = await s.commands.drafts.get(publisher_id, offer_id)
     if draft is None:
         raise not_found(offer_id)

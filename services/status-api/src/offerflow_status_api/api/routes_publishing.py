@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -12,36 +12,47 @@ from offerflow_shared.events import CertificationFailed, CertificationPassed, Di
 from offerflow_shared.offer import OFFER_TYPE_ID
 from offerflow_status_api import eta, rules
 from offerflow_status_api.api.deps import OfferId, PublisherId, Services, Version
-from offerflow_status_api.api.errors import API_VERSIONS, ApiError
+from offerflow_status_api.api.errors import ApiError
 from offerflow_status_api.api.routes_offers import _draft, not_found
-from offerflow_status_api.commands import NotFound, OpenSupportRequest, Publish, Refused, parse_emails
+from offerflow_status_api.api.routes_stream import current_status
+from offerflow_status_api.commands import (
+    Answer,
+    Cancel,
+    GoLive,
+    NotFound,
+    OpenSupportRequest,
+    Publish,
+    parse_emails,
+)
 
 router = APIRouter(prefix="/api/publishers/{publisher_id}/offers/{offer_id}", tags=["publishing"])
 OperationId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-def operation_location(pub: str, offer: str, run_id: str) -> str:
-    return f"/api/publishers/{pub}/offers/{offer}/operations/{run_id}?api-version={API_VERSIONS[0]}"
+def respond(answer: Answer) -> Response:
+    if answer.body is None:
+        return Response(status_code=answer.status, headers=answer.headers)
+    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
 
-def refused(exc: Refused) -> ApiError:
-    r = exc.refusal
-    return ApiError(exc.status, r.code, r.message, retryable=r.retryable)
+async def log_answer(s: Services, publisher_id: str, offer_id: str, action: str, answer: Answer,
+                     detail: str = "") -> None:
+    outcome = {200: "canceled", 202: "accepted"}.get(answer.status, "refused")
+    message = ((answer.body or {}).get("error") or {}).get("message", "") if answer.status >= 400 else detail
+    await s.log.record(publisher_id, offer_id, action, outcome, answer.status, run_id=answer.run_id,
+                       detail=message)
+
+
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$",
+    description="Repeating a request with the same key returns the first answer instead of acting twice.")]
 
 
 @router.get("/status", summary="Status of the offer's current publish operation")
 @eta.annotates
 async def status(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services) -> dict[str, Any]:
-    draft = await _draft(s, publisher_id, offer_id)
-    view = await s.commands.read_model.offer(publisher_id, offer_id)
-    if draft.pending_run_id and draft.pending_run_id != (view or {}).get("current_run_id"):
-        # Read-your-writes: a publish just accepted shows as running before the projection catches up.
-        return rules.accepted_document(draft.pending_run_id, offer_id, publisher_id, draft.version)
-    if view and view.get("current_run_id"):
-        doc = await s.commands.read_model.run_document(publisher_id, offer_id, view["current_run_id"])
-        if doc:
-            return doc
-    return rules.status_document(None)
+    state = await _draft(s, publisher_id, offer_id)
+    return await current_status(s, publisher_id, offer_id, state)
 
 
 class PublishMetadata(BaseModel):
@@ -56,56 +67,48 @@ class PublishBody(BaseModel):
              responses={202: {"description": "Accepted; Location names the operation"},
                         409: {"description": "Another operation is running"}})
 async def publish(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
-                  body: Annotated[PublishBody, Body()]) -> Response:
+                  body: Annotated[PublishBody, Body()], idempotency_key: IdempotencyKey = None) -> Response:
     valid, invalid = parse_emails(body.metadata.notification_emails)
     if invalid or not valid:
         raise ApiError(400, "BadRequest", "Some notification emails are not valid addresses.",
                        [{"code": "invalidEmail", "target": "/metadata/notification-emails", "message": e}
                         for e in invalid or ["no address given"]])
     try:
-        run_id = await s.commands.publish(Publish(publisher_id=publisher_id, offer_id=offer_id,
-                                                  notification_emails=valid, requested_by=publisher_id))
+        answer = await s.commands.publish(Publish(publisher_id=publisher_id, offer_id=offer_id,
+                                                  notification_emails=valid, requested_by=publisher_id,
+                                                  idempotency_key=idempotency_key))
     except NotFound as exc:
         raise not_found(offer_id) from exc
-    except Refused as exc:
-        await s.log.record(publisher_id, offer_id, "publish", "refused", exc.status, detail=exc.refusal.message)
-        raise refused(exc) from exc
-    await s.log.record(publisher_id, offer_id, "publish", "accepted", 202, run_id=run_id,
-                       detail="notification emails: " + ", ".join(valid))
-    return Response(status_code=202, headers={"Location": operation_location(publisher_id, offer_id, run_id)})
+    await log_answer(s, publisher_id, offer_id, "publish", answer, "notification emails: " + ", ".join(valid))
+    return respond(answer)
 
 
 @router.post("/golive", status_code=202, summary="Go live (only while waiting for publisher sign-off)",
              response_class=Response,
-             responses={409: {"description": "Not at sign-off"}})
-async def go_live(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services) -> Response:
+             responses={409: {"description": "Not at sign-off, or the run was already signed off"}})
+async def go_live(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
+                  idempotency_key: IdempotencyKey = None) -> Response:
     try:
-        run_id = await s.commands.go_live(publisher_id, offer_id, publisher_id)
+        answer = await s.commands.go_live(GoLive(publisher_id=publisher_id, offer_id=offer_id,
+                                                 requested_by=publisher_id, idempotency_key=idempotency_key))
     except NotFound as exc:
         raise not_found(offer_id) from exc
-    except Refused as exc:
-        await s.log.record(publisher_id, offer_id, "golive", "refused", exc.status, detail=exc.refusal.message)
-        raise refused(exc) from exc
-    await s.log.record(publisher_id, offer_id, "golive", "accepted", 202, run_id=run_id)
-    return Response(status_code=202, headers={"Location": operation_location(publisher_id, offer_id, run_id)})
+    await log_answer(s, publisher_id, offer_id, "golive", answer)
+    return respond(answer)
 
 
 @router.post("/cancel", summary="Cancel at publisher sign-off; the offer returns to step 1",
-             responses={202: {"description": "Cancel recorded, not yet visible"},
-                        409: {"description": "Not at sign-off"}})
-async def cancel(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services) -> JSONResponse:
+             responses={200: {"description": "Canceled (also for a repeated Cancel of the same run)"},
+                        409: {"description": "Not at sign-off, or Go live was chosen"}})
+async def cancel(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
+                 idempotency_key: IdempotencyKey = None) -> Response:
     try:
-        run_id, done = await s.commands.cancel(publisher_id, offer_id, publisher_id)
+        answer = await s.commands.cancel(Cancel(publisher_id=publisher_id, offer_id=offer_id,
+                                                requested_by=publisher_id, idempotency_key=idempotency_key))
     except NotFound as exc:
         raise not_found(offer_id) from exc
-    except Refused as exc:
-        await s.log.record(publisher_id, offer_id, "cancel", "refused", exc.status, detail=exc.refusal.message)
-        raise refused(exc) from exc
-    await s.log.record(publisher_id, offer_id, "cancel", "canceled" if done else "accepted", 200 if done else 202,
-                       run_id=run_id)
-    doc = await s.commands.read_model.run_document(publisher_id, offer_id, run_id) or {}
-    return JSONResponse(doc, status_code=200 if done else 202,
-                        headers={"Location": operation_location(publisher_id, offer_id, run_id)})
+    await log_answer(s, publisher_id, offer_id, "cancel", answer)
+    return respond(answer)
 
 
 @router.get("/submissions", summary="List operations, optionally filtered by state")
@@ -134,7 +137,7 @@ async def operation(publisher_id: PublisherId, offer_id: OfferId, operation_id: 
     doc = await s.commands.read_model.run_document(publisher_id, offer_id, operation_id)
     if doc is None:
         draft = await _draft(s, publisher_id, offer_id)
-        if draft.pending_run_id != operation_id:
+        if draft.run_id != operation_id:
             raise ApiError(404, "NotFound", f"Operation {operation_id} was not found.")
         doc = rules.accepted_document(operation_id, offer_id, publisher_id, draft.version)
     return {**doc, "id": operation_id, "publishingVersion": doc.get("offerVersion")}

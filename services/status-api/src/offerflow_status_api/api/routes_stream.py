@@ -16,9 +16,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from offerflow_shared.db import PoolBusy
 from offerflow_status_api import rules
 from offerflow_status_api.api.deps import AppServices, OfferId, PublisherId, Services, Version
 from offerflow_status_api.api.errors import ApiError
+from offerflow_status_api.commands import CommandService, OfferState, SignOff
 
 router = APIRouter(prefix="/api/publishers/{publisher_id}/offers/{offer_id}", tags=["publishing"])
 
@@ -29,13 +31,25 @@ LIFETIME_SECONDS = 600.0
 RETRY_MS = 1000
 
 
-async def current_status(s: AppServices, publisher_id: str, offer_id: str) -> dict[str, Any]:
-    """What ``GET …/status`` answers."""
+async def current_status(s: AppServices, publisher_id: str, offer_id: str,
+                         state: OfferState | None = None) -> dict[str, Any]:
+    """What ``GET …/status`` answers (and the stream pushes): the projection, with the caller's own writes.
+
+    The command side knows at once what the projection shows a moment later: a run just accepted shows as
+    running at step 1, a run just canceled as back at step 1.
+    """
+    state = state or await s.commands.drafts.get(publisher_id, offer_id)
     view = await s.commands.read_model.offer(publisher_id, offer_id)
-    if view and view.get("current_run_id"):
-        doc = await s.commands.read_model.run_document(publisher_id, offer_id, view["current_run_id"])
+    current = (view or {}).get("current_run_id")
+    if state is not None and state.run_id is not None:
+        if state.run_id != current:
+            return rules.accepted_document(state.run_id, offer_id, publisher_id, state.version)
+        if state.signoff == SignOff.CANCEL:
+            return CommandService.canceled_answer(state).body or {}
+    if current:
+        doc = await s.commands.read_model.run_document(publisher_id, offer_id, current)
         if doc:
-            return doc
+            return rules.offer_status(doc)
     return rules.status_document(None)
 
 
@@ -52,7 +66,11 @@ async def status_events(request: Request, s: AppServices, publisher_id: str, off
     while time.monotonic() - started < lifetime:
         if await request.is_disconnected():
             return
-        text = json.dumps(await current_status(s, publisher_id, offer_id), sort_keys=True)
+        try:
+            text = json.dumps(await current_status(s, publisher_id, offer_id), sort_keys=True)
+        except PoolBusy:  # a busy moment: the stream stays open and looks again at the next poll
+            await asyncio.sleep(poll)
+            continue
         now = time.monotonic()
         if text != last:
             last, last_write = text, now

@@ -1,4 +1,6 @@
-// Boot and hash routing: #/offers, #/offers/{id}/{editor|status|compare}, #/signin.
+// Boot and hash routing: #/offers, #/offers/{id}/{editor|status|compare}[?query], #/signin.
+// Links from mails use these routes (/portal/#/offers/{id}/status); a signed-out visitor is sent to the
+// sign-in screen with the route kept as `next` and lands on it after signing in.
 import * as session from "./session.js";
 import { h } from "./ui.js";
 import { renderSignIn } from "./views/signin.js";
@@ -23,7 +25,10 @@ async function route() {
   if (!hash.startsWith("#/")) return; // an in-page anchor, not a route
   if (cleanup) { cleanup(); cleanup = null; }
   account();
-  const parts = hash.slice(2).split("/").map(decodeURIComponent);
+  // A route may carry a query after its path (mail links: #/offers/{id}/status?support={step}&run={run}).
+  const q = hash.indexOf("?");
+  const parts = hash.slice(2, q < 0 ? undefined : q).split("/").map(decodeURIComponent);
+  const query = new URLSearchParams(q < 0 ? "" : hash.slice(q + 1));
   if (!session.current() && !parts[0].startsWith("signin")) {
     location.replace("#/signin?next=" + encodeURIComponent(hash.slice(1)));
     return;
@@ -32,7 +37,7 @@ async function route() {
   const view = h("div", { class: "view" });
   main.append(view);
   if (parts[0].startsWith("signin")) cleanup = renderSignIn(view);
-  else if (parts[0] === "offers" && parts[1]) cleanup = renderOffer(view, parts[1], parts[2] || "editor");
+  else if (parts[0] === "offers" && parts[1]) cleanup = renderOffer(view, parts[1], parts[2] || "editor", query);
   else cleanup = renderOffers(view);
   // Move focus to the new page's heading so keyboard and screen-reader users land on it.
   const heading = view.querySelector("h1");

@@ -23,6 +23,14 @@ function append(el, children) {
   }
 }
 
+// The API sends every message as text escaped for HTML (`messageHtml`). The portal shows text, so it decodes
+// the entities in an inert document (DOMParser runs no script and loads nothing) and inserts the result as
+// a text node: "&lt;b&gt;" reads "<b>", and nothing the publisher typed ever becomes markup.
+export function messageText(messageHtml) {
+  if (messageHtml == null) return "";
+  return new DOMParser().parseFromString(String(messageHtml), "text/html").documentElement.textContent || "";
+}
+
 let uid = 0;
 export const nextId = (prefix = "f") => `${prefix}-${++uid}`;
 

@@ -1,7 +1,7 @@
 // The editor: the offer's sections as tabs, a warning next to every field validation flagged, and a
 // save that sends If-Match so that a stale save becomes a visible conflict instead of an overwrite.
 import * as api from "../api.js";
-import { h, errorBox, tabs, toast } from "../ui.js";
+import { h, errorBox, messageText, tabs, toast } from "../ui.js";
 import { AUDIENCE, LEGAL, MARKETPLACE, OFFER_SETTINGS, SUPPORT, getAt, labelOf, setAt } from "./fields.js";
 import { control, leadsPanel, plansPanel } from "./editor_form.js";
 import { publishDialog } from "./publish.js";
@@ -152,7 +152,7 @@ export function renderEditor(view, offerId, shell) {
       const v = await api.validation(offerId);
       const last = (v.lastRun && v.lastRun.messages) || [];
       const fromRun = last.filter((m) => m.field && !(v.problems || []).some((p) => normalize(p.field || p.target) === normalize(m.field)))
-        .map((m) => ({ field: m.field, message: m.messageHtml, level: m.level === "error" ? "error" : "warning", code: m.code }));
+        .map((m) => ({ field: m.field, message: messageText(m.messageHtml), level: m.level === "error" ? "error" : "warning", code: m.code }));
       st.problems = [...(v.problems || []).map((p) => ({ ...p, field: p.field ?? p.target })), ...fromRun];
     } catch (e) {
       st.problems = [];

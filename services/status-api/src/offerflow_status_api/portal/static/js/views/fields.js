@@ -119,7 +119,9 @@ export const LEAD_FIELDS = {
   Dynamics: [["authenticationType", "Authentication", "select", [["", "Choose…"], ["azureAD", "Azure AD application (recommended)"], ["office365", "Office 365 user"]]],
     ["instanceUrl", "Instance URL", "url"], ["applicationId", "Application ID", "text"], ["directoryId", "Directory ID", "text"],
     ["applicationKey", "Application key", "secret"], ["userName", "User name", "text"], ["password", "Password", "secret"]],
-  Marketo: [["serverId", "Server ID", "text"], ["munchkinId", "Munchkin ID", "text"], ["formId", "Form ID", "text"]],
+  Marketo: [["munchkinId", "Munchkin ID", "text"], ["clientId", "Client ID (LaunchPoint API service)", "text"],
+    ["clientSecret", "Client secret", "secret"], ["serverId", "Server ID (optional)", "text"],
+    ["formId", "Form ID (optional)", "text"]],
 };
 export const LEAD_ALIASES = { none: "None", azuretable: "AzureTable", table: "AzureTable", azureblob: "AzureBlob", blob: "AzureBlob",
   salesforce: "SalesForce", dynamics: "Dynamics", crm: "Dynamics", dynamicscrm: "Dynamics", httpsendpoint: "HttpsEndpoint",

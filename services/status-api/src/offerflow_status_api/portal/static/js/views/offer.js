@@ -7,7 +7,7 @@ import { renderCompare } from "./compare.js";
 
 const PAGES = [["editor", "Editor"], ["status", "Status"], ["compare", "Compare"]];
 
-export function renderOffer(view, offerId, page) {
+export function renderOffer(view, offerId, page, query = new URLSearchParams()) {
   const title = h("h1", {}, offerId);
   const state = h("span", { class: "offer-status" });
   const base = `#/offers/${encodeURIComponent(offerId)}`;
@@ -29,5 +29,5 @@ export function renderOffer(view, offerId, page) {
   shell.setTitle(offerId);
   api.getOffer(offerId).then((r) => shell.setTitle(r.body?.definition?.displayText || offerId)).catch(() => {});
   const render = { editor: renderEditor, status: renderStatus, compare: renderCompare }[page] || renderEditor;
-  return render(content, offerId, shell);
+  return render(content, offerId, shell, query);
 }

@@ -1,7 +1,7 @@
 // The Status tab: every step with its status, ETA, progress and messages, kept current over SSE.
 import * as api from "../api.js";
 import { follow } from "../sse.js";
-import { h, badge, errorBox, fmtDuration, modal, timeTag, toast, STEP_STATUS } from "../ui.js";
+import { h, badge, errorBox, fmtDuration, messageText, modal, timeTag, toast, STEP_STATUS } from "../ui.js";
 import { certificationReport } from "./report.js";
 import { historyList } from "./history.js";
 
@@ -14,8 +14,10 @@ const NEXT_STEPS = {
   live: "Publish again; if it keeps failing, open a support request.",
 };
 
-export function renderStatus(view, offerId, shell) {
+// `query` may ask for the support request form of one step (`support`) of one run (`run`): mail links do.
+export function renderStatus(view, offerId, shell, query = new URLSearchParams()) {
   let doc = null;
+  let supportAsked = query.get("support");
   let reportRun = null;
   const openSteps = new Set();
   const live = h("p", { class: "live-state muted", "aria-live": "off" }, "Connecting…");
@@ -88,7 +90,7 @@ export function renderStatus(view, offerId, shell) {
     const list = h("ul", { class: "messages", "aria-label": `Messages of ${s.stepName}` },
       s.messages.map((m) => h("li", { class: `msg msg-${m.level}` },
         h("span", { class: `level level-${m.level}` }, m.level), " ", timeTag(m.timestamp), " ",
-        h("span", { class: "msg-text" }, m.messageHtml), m.field ? h("code", { class: "msg-field" }, m.field) : null)));
+        h("span", { class: "msg-text" }, messageText(m.messageHtml)), m.field ? h("code", { class: "msg-field" }, m.field) : null)));
     const folded = s.status === "complete" && s.messages.length > 2;
     const key = `${doc.runId}:${s.id}`;
     // Only the publisher's own clicks are remembered (a details element also toggles when built open).
@@ -100,11 +102,11 @@ export function renderStatus(view, offerId, shell) {
   function failure(s) {
     const errorMsg = (s.messages || []).filter((m) => m.level === "error");
     return h("div", { class: "failure", role: "group", "aria-label": `${s.stepName} failed` },
-      h("p", { class: "failure-title" }, h("strong", {}, `${s.stepName} failed`), errorMsg[0] ? `: ${errorMsg[0].messageHtml}` : ""),
+      h("p", { class: "failure-title" }, h("strong", {}, `${s.stepName} failed`), errorMsg[0] ? `: ${messageText(errorMsg[0].messageHtml)}` : ""),
       h("p", {}, h("strong", {}, "Next steps: "), s.nextSteps || NEXT_STEPS[s.id] || "Fix the problem, then Publish again."),
       h("div", { class: "actions" },
         h("a", { class: "btn", href: `#/offers/${encodeURIComponent(offerId)}/editor` }, "Open the Editor"),
-        h("button", { type: "button", class: "btn", onclick: () => supportDialog(s, errorMsg) }, "Open support request")));
+        h("button", { type: "button", class: "btn", onclick: () => supportDialog(s, errorMsg, doc.runId) }, "Open support request")));
   }
 
   async function drawReport() {
@@ -151,6 +153,7 @@ export function renderStatus(view, offerId, shell) {
     drawSteps();
     drawReport();
     drawHistory();
+    openAskedSupport();
   }
 
   async function goLive(e) {
@@ -181,10 +184,25 @@ export function renderStatus(view, offerId, shell) {
     const d = modal({ title: "Cancel publication?", body, actions: [h("button", { type: "button", class: "btn", onclick: () => d.close() }, "Keep it"), yes] });
   }
 
-  function supportDialog(step, errors) {
+  // Once, after the first status: the form of the step the link names, for the link's run (an older run
+  // keeps its id, so the request is attached to the run the mail was about). The query then leaves the
+  // address so that a reload does not open the form again.
+  function openAskedSupport() {
+    if (!supportAsked || !doc) return;
+    // "failed" (old mail links) means the step that failed in this run.
+    const step = doc.steps.find((s) => s.id === supportAsked || (supportAsked === "failed" && s.status === "failed"));
+    const runId = query.get("run") || doc.runId;
+    supportAsked = null;
+    history.replaceState(null, "", `#/offers/${encodeURIComponent(offerId)}/status`);
+    if (!step) { steps.before(h("p", { class: "alert alert-warning" }, `There is no step ${query.get("support")} to ask about.`)); return; }
+    const errors = runId === doc.runId ? (step.messages || []).filter((m) => m.level === "error") : [];
+    supportDialog(step, errors, runId);
+  }
+
+  function supportDialog(step, errors, runId) {
     const t = h("input", { id: "support-title", required: true, maxlength: "200", value: `${step.stepName} failed for offer ${offerId}` });
     const dsc = h("textarea", { id: "support-desc", rows: "5", required: true, maxlength: "10000",
-      value: `${errors.map((m) => m.messageHtml).join("\n")}\n\nWhat I tried:\n` });
+      value: `${errors.map((m) => messageText(m.messageHtml)).join("\n")}\n\nWhat I tried:\n` });
     const out = h("div", { "aria-live": "assertive" });
     const send = h("button", { type: "submit", class: "btn btn-primary", form: "support-form" }, "Send");
     const form = h("form", { id: "support-form", novalidate: true, onsubmit: async (e) => {
@@ -193,7 +211,7 @@ export function renderStatus(view, offerId, shell) {
       if (!t.value.trim() || !dsc.value.trim()) { out.append(h("p", { class: "alert alert-error", role: "alert" }, "Title and description are required.")); return; }
       send.disabled = true;
       try {
-        const r = await api.openSupport(offerId, t.value.trim(), dsc.value.trim(), doc.runId);
+        const r = await api.openSupport(offerId, t.value.trim(), dsc.value.trim(), runId);
         form.replaceChildren(h("p", { class: "alert alert-ok", role: "status" }, `Support request ${r.id} is open. Our engineers will contact ${doc.notificationEmails || "you"}.`));
         send.remove();
       } catch (ex) {
@@ -203,7 +221,7 @@ export function renderStatus(view, offerId, shell) {
     } }, out,
     h("div", { class: "field" }, h("label", { for: t.id }, "Title"), t),
     h("div", { class: "field" }, h("label", { for: dsc.id }, "Description"), dsc),
-    h("p", { class: "hint" }, `The request is attached to operation ${doc.runId || "—"} and its messages.`));
+    h("p", { class: "hint" }, `The request is attached to operation ${runId || "—"} and its messages.`));
     const d = modal({ title: "Open a support request", body: form, actions: [h("button", { type: "button", class: "btn", onclick: () => d.close() }, "Close"), send] });
   }
 

@@ -1,0 +1,41 @@
+"""Handlers that keep preview grants in step with the publisher's commands (``offerflow.publishing``).
+
+Drafts and Publish arrive on the offer's partition in the order the API accepted them, so a draft saved after
+a Publish is seen after it: it narrows that run's preview audience, one saved before it belongs to the run's
+own snapshot. A step the supervisor timed out ends the run. None emits anything: revocation takes effect at
+the storefront on the next request.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from offerflow_packaging import rules
+from offerflow_packaging.adapters.grants import GrantStore
+from offerflow_shared.envelope import Envelope
+from offerflow_shared.events import OfferDraftSaved, PublishRequested, StepTimedOut
+from offerflow_shared.offer import marketplace
+from offerflow_shared.runtime import Outbox
+
+log = logging.getLogger("offerflow.packaging.access")
+
+
+async def on_publish_requested(env: Envelope, event: PublishRequested, out: Outbox, *, grants: GrantStore) -> None:
+    """A new run of the offer: the previous runs have ended, so their preview links stop working."""
+    if env.run_id is None:
+        return  # not a run (a malformed command); nothing to open or supersede
+    await grants.start_run(env.publisher_id, env.offer_id, env.run_id)
+
+
+async def on_draft_saved(env: Envelope, event: OfferDraftSaved, out: Outbox, *, grants: GrantStore) -> None:
+    """Subscriptions no longer in the draft's preview audience lose the open run's preview at once."""
+    audience = rules.normalise_audience(marketplace(event.definition, "allowedSubscriptions"))
+    revoked = await grants.restrict(env.publisher_id, env.offer_id, audience)
+    if revoked:
+        log.info("preview access revoked for %d subscription(s) removed from the audience", len(revoked))
+
+
+async def on_step_timed_out(env: Envelope, event: StepTimedOut, out: Outbox, *, grants: GrantStore) -> None:
+    """The supervisor failed the run: it has ended, so its preview (if any, or if one is still coming) is closed."""
+    if env.run_id is not None:
+        await grants.close_run(env.publisher_id, env.offer_id, env.run_id, "step timed out")
