@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -134,28 +135,21 @@ class CommandService:
 
     async def publish(self, cmd: Publish) -> Answer:
         fp = fingerprint("publish", cmd.offer_id, sorted(cmd.notification_emails))
-        try:
-            async with self.store.offer(cmd.publisher_id, cmd.offer_id) as uow:
-                prior = await self._prior(uow, cmd.idempotency_key, fp)
-                if prior is not None:
-                    return prior
-                state = uow.state
-                if state is None:
-                    raise NotFound(cmd.offer_id)
-                refusal = rules.can_publish(state)
-                if refusal:
-                    return await self._answer(uow, cmd.idempotency_key, refusal_answer(refusal, fp))
-                run_id = str(uuid.uuid4())
-                started = state.started(run_id, state.version + 1, cmd.notification_emails)
-                snapshot = OfferSnapshot(offer_version=started.version, definition=state.definition,
-                                         notification_emails=cmd.notification_emails)
-                uow.emit(_event(state, PublishRequested(offer=snapshot, requested_by=cmd.requested_by), run_id))
-                await uow.save(started)
-                answer = Answer(202, None, {"Location": operation_location(cmd.publisher_id, cmd.offer_id, run_id)},
-                                fp, run_id)
-                return await self._answer(uow, cmd.idempotency_key, answer)
-        except KeyTaken:
-            return await self._taken(cmd.publisher_id, cmd.idempotency_key, fp)
+
+        async def decide(uow: UnitOfWork, state: OfferState) -> Answer:
+            refusal = rules.can_publish(state)
+            if refusal:
+                return refusal_answer(refusal, fp)
+            run_id = str(uuid.uuid4())
+            started = state.started(run_id, state.version + 1, cmd.notification_emails)
+            snapshot = OfferSnapshot(offer_version=started.version, definition=state.definition,
+                                     notification_emails=cmd.notification_emails)
+            uow.emit(_event(state, PublishRequested(offer=snapshot, requested_by=cmd.requested_by), run_id))
+            await uow.save(started)
+            return Answer(202, None, {"Location": operation_location(cmd.publisher_id, cmd.offer_id, run_id)},
+                          fp, run_id)
+
+        return await self._command(cmd.publisher_id, cmd.offer_id, cmd.idempotency_key, fp, decide)
 
     async def go_live(self, cmd: GoLive) -> Answer:
         return await self._sign_off(cmd, SignOff.GO_LIVE)
@@ -165,41 +159,47 @@ class CommandService:
 
     async def _sign_off(self, cmd: SignOffCommand, choice: SignOff) -> Answer:
         fp = fingerprint(choice.value, cmd.offer_id)
+
+        async def decide(uow: UnitOfWork, state: OfferState) -> Answer:
+            if choice == SignOff.CANCEL and rules.cancel_is_repeat(state):
+                return self.canceled_answer(state, fp)
+            refusal = rules.can_go_live(state) if choice == SignOff.GO_LIVE else rules.can_cancel(state)
+            if refusal:
+                return refusal_answer(refusal, fp)
+            assert state.run_id is not None
+            decided = state.signed_off(choice, datetime.now(UTC))
+            await uow.save(decided)
+            if choice == SignOff.GO_LIVE:
+                uow.emit(_event(state, GoLiveRequested(offer_version=state.version,
+                                                       notification_emails=state.run_emails,
+                                                       requested_by=cmd.requested_by), state.run_id))
+                return Answer(202, None, {"Location": operation_location(
+                    cmd.publisher_id, cmd.offer_id, state.run_id)}, fp, state.run_id)
+            requested = _event(state, CancelRequested(requested_by=cmd.requested_by), state.run_id,
+                               decided.signoff_at)
+            uow.emit(requested)
+            # The cancel is the run's end: stamped with the decision's time, so every rendering of it (this
+            # answer, a repeated Cancel, the projection) shows the same document.
+            canceled = requested.follow(PublishCanceled(notification_emails=state.run_emails), producer=PRODUCER)
+            uow.emit(canceled.model_copy(update={"occurred_at": decided.signoff_at}))
+            return self.canceled_answer(decided, fp)
+
+        return await self._command(cmd.publisher_id, cmd.offer_id, cmd.idempotency_key, fp, decide)
+
+    async def _command(self, publisher_id: str, offer_id: str, key: str | None, fp: str,
+                       decide: Callable[[UnitOfWork, OfferState], Awaitable[Answer]]) -> Answer:
+        """One publishing command in one unit of work: a repeated Idempotency-Key gets the first answer, else
+        ``decide`` answers (and emits) from the offer's locked state; the answer is kept for the key."""
         try:
-            async with self.store.offer(cmd.publisher_id, cmd.offer_id) as uow:
-                prior = await self._prior(uow, cmd.idempotency_key, fp)
+            async with self.store.offer(publisher_id, offer_id) as uow:
+                prior = await self._prior(uow, key, fp)
                 if prior is not None:
                     return prior
-                state = uow.state
-                if state is None:
-                    raise NotFound(cmd.offer_id)
-                if choice == SignOff.CANCEL and rules.cancel_is_repeat(state):
-                    return await self._answer(uow, cmd.idempotency_key, self.canceled_answer(state, fp))
-                refusal = rules.can_go_live(state) if choice == SignOff.GO_LIVE else rules.can_cancel(state)
-                if refusal:
-                    return await self._answer(uow, cmd.idempotency_key, refusal_answer(refusal, fp))
-                assert state.run_id is not None
-                decided = state.signed_off(choice, datetime.now(UTC))
-                if choice == SignOff.GO_LIVE:
-                    uow.emit(_event(state, GoLiveRequested(offer_version=state.version,
-                                                           notification_emails=state.run_emails,
-                                                           requested_by=cmd.requested_by), state.run_id))
-                    answer = Answer(202, None, {"Location": operation_location(
-                        cmd.publisher_id, cmd.offer_id, state.run_id)}, fp, state.run_id)
-                else:
-                    requested = _event(state, CancelRequested(requested_by=cmd.requested_by), state.run_id,
-                                       decided.signoff_at)
-                    uow.emit(requested)
-                    # The cancel is the run's end: stamped with the decision's time, so every rendering of it
-                    # (this answer, a repeated Cancel, the projection) shows the same document.
-                    canceled = requested.follow(PublishCanceled(notification_emails=state.run_emails),
-                                                producer=PRODUCER)
-                    uow.emit(canceled.model_copy(update={"occurred_at": decided.signoff_at}))
-                    answer = self.canceled_answer(decided, fp)
-                await uow.save(decided)
-                return await self._answer(uow, cmd.idempotency_key, answer)
+                if uow.state is None:
+                    raise NotFound(offer_id)
+                return await self._answer(uow, key, await decide(uow, uow.state))
         except KeyTaken:
-            return await self._taken(cmd.publisher_id, cmd.idempotency_key, fp)
+            return await self._taken(publisher_id, key, fp)
 
     @staticmethod
     def canceled_answer(state: OfferState, fp: str = "") -> Answer:
