@@ -55,6 +55,7 @@ EXAMPLES: list[Event] = [
     ev.PackagingFailed(summary="template error", reasons=REASONS, notification_emails=EMAILS),
     ev.PreviewReady(offer_version=2, preview_links=["http://x/preview"], audience=[str(uuid.UUID(int=1))],
                     notification_emails=EMAILS),
+    ev.PreviewAudienceChanged(audience=["6d8f2e3a-1b2c-4d5e-8f90-123456789abc"]),
     ev.PreviewWithdrawn(reason="canceled"),
     ev.OfferWentLive(offer_version=2, live_links=["http://x/apps/contoso.demo"], notification_emails=EMAILS),
     ev.GoLiveFailed(summary="no preview", reasons=REASONS, notification_emails=EMAILS),

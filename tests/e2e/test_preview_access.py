@@ -117,6 +117,9 @@ def test_each_link_is_a_credential_for_one_subscription_until_it_leaves_the_list
     assert api.put(offer, doc).status_code == 200
     assert eventually(lambda: not shows_preview(second)), "the removed subscription still sees the preview"
     assert shows_preview(first) and shows_preview(links[SUBS[2]])
+    # The status lists one link per subscription still on the list.
+    status = api.wait_status(offer, lambda d: len(d["previewLinks"]) == 2, timeout=30)
+    assert sorted(status["previewLinks"]) == sorted([first, links[SUBS[2]]])
 
     r = api.post(offer, "cancel")
     assert r.status_code == 200, r.text

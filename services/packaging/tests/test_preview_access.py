@@ -15,6 +15,7 @@ from offerflow_shared.events import (
     OfferDraftSaved,
     OfferSnapshot,
     PackagingFailed,
+    PreviewAudienceChanged,
     PreviewReady,
     PublishCanceled,
     PublishRequested,
@@ -64,11 +65,16 @@ async def test_removing_a_subscription_revokes_its_link_at_once_and_for_good(
     assert await shows(shop, a) and await shows(shop, b)
 
     removed = draft(kit, kit.SUB_A)
+    sink.records.clear()
     await dispatcher.process(kit.incoming(removed))
     assert await shows(shop, a) and not await shows(shop, b)
     assert (await shop.preview_asset(SLUG, "0123456789abcdef.png", *b)) == NOT_FOUND
-    await dispatcher.process(kit.incoming(removed))  # redelivered: the same state
+    # The open run is told its new audience, so its status stops listing the dead link.
+    (told,) = sink.envelopes()
+    assert told.run_id == "run-1" and told.event() == PreviewAudienceChanged(audience=[kit.SUB_A.lower()])
+    await dispatcher.process(kit.incoming(removed))  # redelivered: the same state, the same event id
     assert await shows(shop, a) and not await shows(shop, b)
+    assert [e.event_id for e in sink.envelopes()] == [told.event_id, told.event_id]
 
     # Put back on the list, the subscription does not revive a link that was withdrawn.
     await dispatcher.process(kit.incoming(draft(kit, kit.SUB_A, kit.SUB_B, version=8)))

@@ -13,6 +13,7 @@ from offerflow_shared.events import (
     OfferSnapshot,
     OfferWentLive,
     PackagingPassed,
+    PreviewAudienceChanged,
     PreviewReady,
     ProvisioningPassed,
     PublishCanceled,
@@ -22,7 +23,8 @@ from offerflow_shared.events import (
     ValidationStarted,
 )
 from offerflow_shared.steps import OfferStatus, StepId, StepStatus
-from offerflow_status_api.rules import CANCELED_MESSAGE, fold_run, offer_status, status_document
+from offerflow_status_api.cancel_view import CANCELED_MESSAGE, offer_status
+from offerflow_status_api.rules import fold_run, status_document
 
 SNAP = OfferSnapshot(offer_version=2, definition={}, notification_emails=["a@b.example"])
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -119,3 +121,14 @@ def test_every_permutation_of_a_short_run_agrees() -> None:
                  CertificationStarted())
     docs = {str(status_document(fold_run("r", list(p)))) for p in itertools.permutations(envs)}
     assert len(docs) == 1
+
+
+def test_a_subscription_taken_off_the_audience_loses_its_preview_link_for_good() -> None:
+    a, b = "6d8f2e3a-1b2c-4d5e-8f90-123456789abc", "0e7c5d3b-2a1f-4e6d-9c8b-7a6f5e4d3c2b"
+    links = [f"http://s/preview/p.o?subscriptionId={a}&access=t1", f"http://s/preview/p.o?subscriptionId={b}&access=t2"]
+    ready = PreviewReady(offer_version=2, preview_links=links, audience=[a, b], notification_emails=[])
+    envs = to_signoff()[:-1] + chain(ready, PreviewAudienceChanged(audience=[a.upper()]),
+                                     PreviewAudienceChanged(audience=[a, b]))[0:3]
+    for order in (envs, list(reversed(envs))):
+        assert fold_run("r", order).preview_links == links[:1]  # putting b back does not revive its link
+    assert fold_run("r", to_signoff()[:-1] + chain(ready)[0:1]).preview_links == links

@@ -73,8 +73,9 @@ class Outbox:
         self._traceparent = traceparent
         self.sent: list[Envelope] = []
 
-    async def emit(self, event: Event, *, discriminator: str = "") -> Envelope:
-        env = self.cause.follow(event, producer=self._producer)
+    async def emit(self, event: Event, *, discriminator: str = "", run_id: str | None = None) -> Envelope:
+        """``run_id`` names another run than the cause's (a draft saved while a run's preview is open)."""
+        env = self.cause.follow(event, producer=self._producer, run_id=run_id)
         eid = stable_event_id(self.cause.event_id, self._producer, event.event_type, discriminator)
         env = env.model_copy(update={"event_id": eid})
         await self._sink.send(self._topic, env.offer_id.encode(), encode(env), headers_for(env, self._traceparent))

@@ -2,8 +2,8 @@
 
 Drafts and Publish arrive on the offer's partition in the order the API accepted them, so a draft saved after
 a Publish is seen after it: it narrows that run's preview audience, one saved before it belongs to the run's
-own snapshot. A step the supervisor timed out ends the run. None emits anything: revocation takes effect at
-the storefront on the next request.
+own snapshot. A step the supervisor timed out ends the run. Revocation takes effect at the storefront on the
+next request.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from offerflow_packaging import rules
 from offerflow_packaging.adapters.grants import GrantStore
 from offerflow_shared.envelope import Envelope
-from offerflow_shared.events import OfferDraftSaved, PublishRequested, StepTimedOut
+from offerflow_shared.events import OfferDraftSaved, PreviewAudienceChanged, PublishRequested, StepTimedOut
 from offerflow_shared.offer import marketplace
 from offerflow_shared.runtime import Outbox
 
@@ -28,11 +28,19 @@ async def on_publish_requested(env: Envelope, event: PublishRequested, out: Outb
 
 
 async def on_draft_saved(env: Envelope, event: OfferDraftSaved, out: Outbox, *, grants: GrantStore) -> None:
-    """Subscriptions no longer in the draft's preview audience lose the open run's preview at once."""
+    """Subscriptions no longer in the draft's preview audience lose the open run's preview at once.
+
+    Each open run is told the new audience (``offer.preview_audience_changed``), so its status stops listing the
+    links that no longer open anything. Emitted for every open run on every delivery, with ids derived from the
+    draft and the run: a crash between the revocation and the event cannot lose it.
+    """
     audience = rules.normalise_audience(marketplace(event.definition, "allowedSubscriptions"))
+    runs = await grants.open_runs(env.publisher_id, env.offer_id)
     revoked = await grants.restrict(env.publisher_id, env.offer_id, audience)
     if revoked:
         log.info("preview access revoked for %d subscription(s) removed from the audience", len(revoked))
+    for run_id in runs:
+        await out.emit(PreviewAudienceChanged(audience=sorted(audience)), run_id=run_id, discriminator=run_id)
 
 
 async def on_step_timed_out(env: Envelope, event: StepTimedOut, out: Outbox, *, grants: GrantStore) -> None:

@@ -10,12 +10,14 @@ import html
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from offerflow_shared.envelope import ContractError, Envelope, Event
 from offerflow_shared.events import (
     CancelRequested,
     GoLiveRequested,
     OfferWentLive,
+    PreviewAudienceChanged,
     PreviewReady,
     PreviewWithdrawn,
     PublishCanceled,
@@ -95,6 +97,7 @@ class RunView:
     cancellation_requested: bool = False
     preview_ready: bool = False
     preview_withdrawn: bool = False
+    preview_audiences: list[frozenset[str]] = field(default_factory=list)
 
     @property
     def preview_open(self) -> bool:
@@ -132,6 +135,9 @@ def fold_run(run_id: str, envelopes: list[Envelope]) -> RunView:
     view = RunView(run_id=run_id, offer_id=first.offer_id, publisher_id=first.publisher_id)
     for env, ev in _events(envelopes):
         _apply(view, env, ev)
+    # A subscription taken off the audience while the preview was open lost its link for good.
+    view.preview_links = [link for link in view.preview_links
+                          if all(_subscription_of(link) in audience for audience in view.preview_audiences)]
     _infer_earlier_steps_complete(view)
     view.status = _run_status(view)
     if view.status in TERMINAL and view.finished_at is None:
@@ -202,6 +208,12 @@ def _apply(view: RunView, env: Envelope, ev: Event) -> None:
     elif isinstance(ev, PreviewWithdrawn):
         view.preview_withdrawn = True
         view.preview_links = []
+    elif isinstance(ev, PreviewAudienceChanged):
+        view.preview_audiences.append(frozenset(s.lower() for s in ev.audience))
+
+
+def _subscription_of(link: str) -> str:
+    return (parse_qs(urlsplit(link).query).get("subscriptionId") or [""])[0].lower()
 
 
 def _apply_supervision(step: StepView, ev: StepOverdue | StepTimedOut, at: datetime) -> None:
@@ -268,30 +280,3 @@ def accepted_document(run_id: str, offer_id: str, publisher_id: str, offer_versi
     """An operation the API accepted whose first event the projection has not read yet: running, at step 1."""
     view = RunView(run_id=run_id, offer_id=offer_id, publisher_id=publisher_id, offer_version=offer_version)
     return {**status_document(view), "cancellationRequestState": view.cancellation_request_state}
-
-
-CANCELED_MESSAGE = ("The publish was canceled at publisher sign-off, so the offer is back at step 1: "
-                    "Publish starts again here.")
-
-
-def canceled_document(run_id: str, offer_version: int | None, emails: list[str], at: datetime) -> dict[str, Any]:
-    """The offer's status once its run was canceled at sign-off: back at step 1, every step not started.
-
-    The operation resource keeps the canceled run's history; this is what the offer's status shows.
-    """
-    steps = [StepView(s.id).to_api() for s in STEPS]
-    steps[0]["messages"] = [Message("information", CANCELED_MESSAGE, at, code="publishCanceled").to_api()]
-    return {"status": OfferStatus.CANCELED.value, "messages": [], "steps": steps, "previewLinks": [],
-            "liveLinks": [], "notificationEmails": ",".join(emails) or None, "runId": run_id,
-            "offerVersion": offer_version, "currentStep": StepId.VALIDATION.value,
-            "cancellationRequestState": "canceled"}
-
-
-def offer_status(run_document: dict[str, Any]) -> dict[str, Any]:
-    """What the offer's status shows for its newest run's document (a canceled run is back at step 1)."""
-    if run_document.get("status") != OfferStatus.CANCELED.value:
-        return run_document
-    signoff = next(s for s in run_document["steps"] if s["id"] == StepId.SIGNOFF.value)
-    at = datetime.fromisoformat(signoff["finishedAt"])
-    emails = [e for e in (run_document.get("notificationEmails") or "").split(",") if e]
-    return canceled_document(run_document["runId"], run_document.get("offerVersion"), emails, at)

@@ -28,6 +28,7 @@ from offerflow_shared.events.packaging import (
     PackagingPassed,
     PackagingProgressed,
     PackagingStarted,
+    PreviewAudienceChanged,
     PreviewReady,
     PreviewWithdrawn,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "PackagingPassed",
     "PackagingProgressed",
     "PackagingStarted",
+    "PreviewAudienceChanged",
     "PreviewReady",
     "PreviewWithdrawn",
     "ProvisioningFailed",

@@ -54,6 +54,15 @@ class PreviewWithdrawn(Event):
 
 
 @register
+class PreviewAudienceChanged(Event):
+    """A draft saved while this run's preview is open changed its audience: subscriptions not in it lost their
+    preview link for good (putting one back does not revive its link)."""
+
+    event_type = "offer.preview_audience_changed"
+    audience: list[str]
+
+
+@register
 class OfferWentLive(Event):
     event_type = "offer.went_live"
     offer_version: int = Field(ge=1)

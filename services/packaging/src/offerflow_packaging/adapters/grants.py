@@ -34,6 +34,10 @@ class GrantStore(Protocol):
         """Record grants (an existing one is kept as it is); returns the live ones: subscription → expiry."""
         ...
 
+    async def open_runs(self, publisher: str, offer: str) -> list[str]:
+        """The offer's runs whose preview is (or may still become) open."""
+        ...
+
     async def restrict(self, publisher: str, offer: str, audience: Collection[str]) -> list[str]:
         """A draft was saved with this audience: revoke the open runs' grants outside it; newly revoked subs."""
         ...
@@ -100,6 +104,10 @@ class MemoryGrantStore:
             for (rid, sub), g in sorted(self.grants.items())
             if rid == run_id and sub in subscriptions and g.revoked is None
         }
+
+    async def open_runs(self, publisher: str, offer: str) -> list[str]:
+        return sorted(rid for rid, run in self.runs.items()
+                      if (run.publisher, run.offer) == (publisher, offer) and run.closed is None)
 
     async def restrict(self, publisher: str, offer: str, audience: Collection[str]) -> list[str]:
         keep = frozenset(audience)

@@ -99,6 +99,12 @@ class PostgresGrantStore:
             live = await conn.fetch(_LIVE_GRANTS, run_id, list(subscriptions))
         return {r["subscription_id"]: r["expires_at"] for r in live}
 
+    async def open_runs(self, publisher: str, offer: str) -> list[str]:
+        async with (await self._pool.get()).acquire() as conn:
+            rows = await conn.fetch("""SELECT run_id FROM preview_runs WHERE publisher_id = $1 AND offer_id = $2
+                                       AND closed_at IS NULL ORDER BY run_id""", publisher, offer)
+        return [r["run_id"] for r in rows]
+
     async def restrict(self, publisher: str, offer: str, audience: Collection[str]) -> list[str]:
         keep = sorted(audience)
         async with (await self._pool.get()).acquire() as conn, conn.transaction():

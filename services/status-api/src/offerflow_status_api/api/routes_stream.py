@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from offerflow_shared.db import PoolBusy
-from offerflow_status_api import rules
+from offerflow_status_api import cancel_view, rules
 from offerflow_status_api.api.deps import AppServices, OfferId, PublisherId, Services, Version
 from offerflow_status_api.api.errors import ApiError
 from offerflow_status_api.commands import CommandService, OfferState, SignOff
@@ -49,7 +49,7 @@ async def current_status(s: AppServices, publisher_id: str, offer_id: str,
     if current:
         doc = await s.commands.read_model.run_document(publisher_id, offer_id, current)
         if doc:
-            return rules.offer_status(doc)
+            return cancel_view.offer_status(doc)
     return rules.status_document(None)
 
 
