@@ -199,3 +199,17 @@ def test_fault_injection_is_refused_in_production(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("OFFERFLOW_FAULTS_DIR")
     monkeypatch.delenv("OFFERFLOW_ENVIRONMENT")
     assert CommonSettings().faults_dir is None and CommonSettings().environment == "development"
+
+
+async def test_the_stages_clean_up_runs_after_the_failure_and_cannot_undo_it() -> None:
+    sink, seen = MemorySink(), list[Envelope]()
+
+    async def clean_up(failed: Envelope) -> None:
+        seen.append(failed)
+        raise RuntimeError("clean-up store down")
+
+    d = stage(failing(KeyError("bug"), []), sink, after_failure=clean_up)
+    await d.process(incoming(codec.encode(passed())))
+    [failed] = [e for e in sink.envelopes("offerflow.certification")]
+    assert seen == [failed] and failed.run_id == "run-1"
+    assert d.failed_runs == 1 and d.dead_lettered == 1  # the run ended and the letter is there all the same

@@ -130,17 +130,21 @@ def grants() -> MemoryGrantStore:
     return MemoryGrantStore()
 
 
+def deps_for(pages: Any, grants: MemoryGrantStore, leads: Any = None, artifacts: Any = None) -> handlers.Deps:
+    return handlers.Deps(
+        pages=pages,
+        leads=leads or NoLeadDestination(),
+        artifacts=artifacts or artifact_source(),
+        storefront_url=STOREFRONT,
+        access=preview_access(grants),  # the test's own store: a test's storefront sees the same grants
+    )
+
+
 @pytest.fixture
 def make_dispatcher(grants: MemoryGrantStore) -> Callable[..., tuple[Dispatcher, MemorySink]]:
     def make(pages: Any, leads: Any = None, artifacts: Any = None) -> tuple[Dispatcher, MemorySink]:
         sink = MemorySink()
-        deps = handlers.Deps(
-            pages=pages,
-            leads=leads or NoLeadDestination(),
-            artifacts=artifacts or artifact_source(),
-            storefront_url=STOREFRONT,
-            access=preview_access(grants),  # the test's own store: a test's storefront sees the same grants
-        )
+        deps = deps_for(pages, grants, leads, artifacts)
         return Dispatcher(
             service="packaging",
             out_topic="offerflow.packaging",

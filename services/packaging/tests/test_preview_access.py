@@ -204,3 +204,22 @@ async def test_an_unreachable_grant_store_never_shows_the_preview(
 
     reply = await kit.shop(pages, Down()).preview_page(SLUG, *a)
     assert reply == UNAVAILABLE and reply.status == 503 and b"Contoso" not in reply.body
+
+
+async def test_a_go_live_the_runtime_gives_up_on_closes_the_preview(
+    kit: ModuleType, make_dispatcher: Any, pages: MemoryPageStore, grants: MemoryGrantStore, tmp_path: Any
+) -> None:
+    """The production wiring: when packaging itself ends the run (here an injected fault on Go live), the run's
+    preview links stop working at once, as for every other end of a run."""
+    from offerflow_packaging import bootstrap
+    from offerflow_shared.faults import Faults
+
+    dispatcher, sink = make_dispatcher(pages)
+    a, _ = await open_preview(kit, dispatcher, sink)
+    wired = bootstrap.build_dispatcher(sink, kit.deps_for(pages, grants), faults=Faults(tmp_path, "packaging"))
+    (tmp_path / "packaging").write_text("web-server\n")
+    await wired.process(kit.incoming(kit.command(GoLiveRequested(offer_version=4, notification_emails=[],
+                                                                 requested_by="p"))))
+    failed = sink.events()[-1]
+    assert isinstance(failed, GoLiveFailed) and failed.reasons[0].code == "internal-error"
+    assert not await shows(kit.shop(pages, grants), a)

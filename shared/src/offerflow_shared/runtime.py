@@ -141,6 +141,7 @@ class Dispatcher:
         step_timeout: float | None = None,
         faults: Faults | None = None,
         transient: Callable[[BaseException], bool] = is_transient,
+        after_failure: Callable[[Envelope], Awaitable[None]] | None = None,
     ) -> None:
         self.service = service
         self.out_topic = out_topic
@@ -152,6 +153,8 @@ class Dispatcher:
         self.step_timeout = step_timeout
         self.faults = faults or NO_FAULTS
         self.transient = transient
+        # The stage's own clean-up once it has ended a run itself (e.g. packaging closes the run's preview links).
+        self.after_failure = after_failure
         self.processed = 0
         self.dead_lettered = 0
         self.failed_runs = 0
@@ -236,6 +239,11 @@ class Dispatcher:
         sent = await out.emit(failed, discriminator="gave-up")
         self.failed_runs += 1
         log.error("ended run %s with %s (%s; %s)", env.run_id, sent.event_type, why.code, why.dead_letter)
+        if self.after_failure is not None:
+            try:
+                await self.after_failure(sent)
+            except Exception:  # the run has ended either way; the clean-up is best effort, and said so
+                log.exception("clean-up after ending run %s failed", env.run_id)
 
     async def dead_letter(self, msg: Incoming, exc: BaseException, event_type: str | None = None,
                           seconds: float | None = None) -> None:

@@ -17,6 +17,7 @@ from offerflow_packaging.adapters.pages import LocalPageStore
 from offerflow_packaging.adapters.pg_grants import MIGRATIONS, LazyPool, PostgresGrantStore
 from offerflow_packaging.settings import Settings
 from offerflow_shared import db, logs
+from offerflow_shared.envelope import Envelope
 from offerflow_shared.events import GoLiveFailed, GoLiveRequested, PackagingFailed, ProvisioningPassed
 from offerflow_shared.failures import stage_failures
 from offerflow_shared.faults import Faults
@@ -31,9 +32,13 @@ FAILURES = stage_failures({ProvisioningPassed.event_type: PackagingFailed, GoLiv
 
 def build_dispatcher(sink: Sink, deps: handlers.Deps, *, step_timeout: float | None = None,
                      faults: Faults | None = None) -> Dispatcher:
+    async def close_preview(failed: Envelope) -> None:
+        # A run this stage ended itself is over: its preview links stop working at once, as for any other end.
+        await deps.access.grants.close_run(failed.publisher_id, failed.offer_id, failed.run_id, "run failed")
+
     return Dispatcher(
         service=app.SERVICE, out_topic=app.EMITS, handlers=handlers.build_handlers(deps), sink=sink,
-        failure=FAILURES, step_timeout=step_timeout, faults=faults,
+        failure=FAILURES, step_timeout=step_timeout, faults=faults, after_failure=close_preview,
     )
 
 
