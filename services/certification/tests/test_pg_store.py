@@ -15,7 +15,8 @@ from offerflow_shared.events import DiskReport
 from offerflow_shared.events import TestOutcome as Outcome
 
 DSN = os.environ.get("OFFERFLOW_DATABASE_DSN")
-pytestmark = pytest.mark.skipif(not DSN, reason="needs OFFERFLOW_DATABASE_DSN (run under deploy/dev/stack.py)")
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(not DSN, reason="needs OFFERFLOW_DATABASE_DSN (run under deploy/dev/stack.py)")]
 
 
 def report(sha: str, run: str | None = None) -> DiskReport:

@@ -19,7 +19,7 @@ A, B = "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "7c9e6679-7425-40de-944b-e07fc1f9
 EXP = 1_900_000_000
 
 
-@pytest.fixture(params=["memory", "postgres"])
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
 async def reopen(request: pytest.FixtureRequest) -> AsyncIterator[Callable[[], GrantStore]]:
     """Makes a store; for PostgreSQL each call is a new pool, as after a restart, on the same tables."""
     if request.param == "memory":

@@ -43,10 +43,3 @@ def all_topic_names(*, with_dlq: bool = True) -> list[str]:
     if with_dlq:
         names += [t.dlq for t in ALL]
     return names
-
-
-def by_name(name: str) -> Topic:
-    for t in ALL:
-        if t.name == name:
-            return t
-    raise KeyError(name)

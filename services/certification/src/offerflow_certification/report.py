@@ -1,6 +1,7 @@
 """Running the certifier on a fetched image and shaping its findings as a report.
 
-The service and `offerflow certify` both call `run_tests`, so the publisher's self-test is the same test.
+The service runs `run_format` and `run_os` (reporting progress between the two) and `offerflow certify` runs
+both through `run_tests`: the publisher's self-test is the same test as certification's.
 """
 
 from __future__ import annotations

@@ -14,9 +14,7 @@ EMITS = topics.PACKAGING.name
 
 
 def make_app(settings: Settings) -> faust.App:
-    # A typed local: the shared package ships no type marker yet, so its return type reads as Any.
-    app: faust.App = create_app(
+    return create_app(
         SERVICE, bootstrap=settings.common.kafka_bootstrap, web_port=settings.web_port,
         replication_factor=settings.common.kafka_replication_factor,
     )
-    return app

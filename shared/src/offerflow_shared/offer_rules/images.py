@@ -12,7 +12,6 @@ from offerflow_shared.offer import IMAGES_KEY
 from offerflow_shared.offer_model import is_image_version, is_url, version_key
 from offerflow_shared.offer_rules.common import as_dict, as_list, error, missing, ptr, warning
 
-MAX_VERSIONS = 8
 SAS_MIN_VALIDITY = timedelta(weeks=3)
 SAS_START_BACK = timedelta(days=1)
 # A full ISO 8601 date-time with its zone: the portal refuses date-only st/se values.

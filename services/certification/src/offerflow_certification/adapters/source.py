@@ -133,20 +133,3 @@ class RoutingDiskSource:
     def fetch(self, url: str) -> AbstractAsyncContextManager[LocalImage]:
         scheme = urlparse(url).scheme.lower()
         return self.http.fetch(url) if scheme in ("http", "https") else self.file.fetch(url)
-
-
-class FakeDiskSource:
-    """Maps URLs to local files (hashed for real) or to errors; records the URLs asked for."""
-
-    def __init__(self, images: dict[str, Path | ImageError]) -> None:
-        self.images = images
-        self.calls: list[str] = []
-        self._files = FileDiskSource(max_bytes=1 << 40, chunk_bytes=1 << 20)
-
-    @asynccontextmanager
-    async def fetch(self, url: str) -> AsyncIterator[LocalImage]:
-        self.calls.append(url)
-        image = self.images[url]
-        if isinstance(image, ImageError):
-            raise image
-        yield self._files.hash_path(image)
