@@ -8,6 +8,7 @@ events of one offer keep their order; a second relay waits as a standby.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any, Protocol
@@ -77,8 +78,10 @@ class OutboxRelay:
                     # A missed notification costs at most one idle poll.
                     await _wait_any(stop, wake, self.idle_poll)
             finally:
-                await conn.remove_listener(NOTIFY_CHANNEL, on_notify)
-                await conn.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK)
+                # On a lost connection there is nothing to undo: the server dropped the listener and the lock.
+                with contextlib.suppress(Exception):
+                    await conn.remove_listener(NOTIFY_CHANNEL, on_notify)
+                    await conn.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:
