@@ -19,8 +19,11 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 BROKERS = {
     name: svc for name, svc in SERVICES.items() if str(svc.get("image", "")).startswith("apache/kafka:")
 }
+# The services' image, and the development mail sink's (the same Dockerfile with the devsink group).
 OFFERFLOW = {
-    name: svc for name, svc in SERVICES.items() if str(svc.get("image", "")).startswith("offerflow:")
+    name: svc
+    for name, svc in SERVICES.items()
+    if str(svc.get("image", "")).startswith(("offerflow:", "offerflow-devsink:"))
 }
 
 
@@ -89,6 +92,22 @@ def test_python_commands_run_real_code() -> None:
 def test_the_mail_sink_listens_beyond_its_own_container() -> None:
     assert SERVICES["mailsink"]["command"] == ["offerflow-mailsink"]
     assert environment(SERVICES["mailsink"])["OFFERFLOW_MAILSINK_HOST"] == "0.0.0.0"
+
+
+def test_only_the_mail_sink_image_carries_the_sink_libraries() -> None:
+    for name, svc in OFFERFLOW.items():
+        args = svc["build"].get("args") or {}
+        if name == "mailsink":
+            assert svc["image"].startswith("offerflow-devsink:") and args == {"SYNC_ARGS": "--group devsink"}
+        else:
+            assert svc["image"].startswith("offerflow:") and not args, f"{name} builds another image"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in long_running() if n != "mailsink"))
+def test_every_process_runs_as_production(name: str) -> None:
+    env = environment(SERVICES[name])
+    assert env["OFFERFLOW_ENVIRONMENT"] == "production", name
+    assert not env.get("OFFERFLOW_ALLOW_UNSAFE"), f"{name} keeps an unsafe setting by default"
 
 
 def test_every_variable_is_a_real_setting() -> None:

@@ -46,6 +46,14 @@ def test_image_installs_the_lock_without_dev_tools_and_runs_unprivileged() -> No
     assert "APP_DATADIR=/tmp/" in env, "Faust must not write its data dir under the read-only /app"
 
 
+def test_only_a_build_argument_adds_a_dependency_group() -> None:
+    """The services' image gets no group at all; the mail sink's image passes SYNC_ARGS="--group devsink"."""
+    ops = instructions()
+    assert ("ARG", 'SYNC_ARGS=""') in ops
+    syncs = [args for op, args in ops if op == "RUN" and "uv sync" in args]
+    assert all("--group" not in s and "--extra" not in s and "${SYNC_ARGS}" in s for s in syncs)
+
+
 def test_build_context_leaves_out_local_state() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".git", ".venv", ".run", ".cache"} <= ignored

@@ -71,7 +71,7 @@ def test_kustomization_lists_every_manifest_but_the_secret_template() -> None:
     on_disk = {p.name for p in K8S_DIR.glob("*.yaml")} - {KUSTOMIZATION.name, SECRET_TEMPLATE.name}
     assert listed == on_disk
     assert kustomization["namespace"] == objects("Namespace")["offerflow"]["metadata"]["name"]
-    assert {i["name"] for i in kustomization["images"]} == {"offerflow"}
+    assert {i["name"] for i in kustomization["images"]} == {"offerflow", "offerflow-devsink"}
 
 
 def test_secret_template_holds_placeholders_only() -> None:
@@ -82,7 +82,9 @@ def test_secret_template_holds_placeholders_only() -> None:
 def test_every_process_has_a_deployment() -> None:
     assert {script_of(container(n)) for n in DEPLOYMENTS} | set(EMBEDDED) == set(service_scripts())
     for name in DEPLOYMENTS:
-        assert container(name)["image"] == "offerflow:latest"
+        # The development mail sink runs the services' Dockerfile built with the devsink group.
+        image = "offerflow-devsink:latest" if script_of(container(name)) == "offerflow-mailsink" else "offerflow:latest"
+        assert container(name)["image"] == image, name
 
 
 @pytest.mark.parametrize("script", sorted(EMBEDDED))
@@ -92,6 +94,13 @@ def test_processes_without_a_deployment_run_inside_their_host(script: str, monke
     assert hosts, f"{script} runs inside {host}, which has no deployment"
     for name in hosts:
         assert getattr(settings_from(host, env_of(container(name)), monkeypatch), flag) is True, name
+
+
+def test_every_process_runs_as_production() -> None:
+    assert CONFIG["OFFERFLOW_ENVIRONMENT"] == "production"
+    assert not CONFIG.get("OFFERFLOW_ALLOW_UNSAFE") and "OFFERFLOW_ALLOW_UNSAFE" not in SECRET
+    for name in DEPLOYMENTS:
+        assert "OFFERFLOW_ENVIRONMENT" not in {e["name"] for e in container(name).get("env", [])}, name
 
 
 def test_every_variable_is_a_real_setting() -> None:

@@ -4,11 +4,11 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from offerflow_certification import bootstrap, handlers
 from offerflow_certification.adapters.source import FileDiskSource
 from offerflow_certification.adapters.store import MemoryReportStore
-from offerflow_certification.handlers import build_handlers
 from offerflow_certification.rules import APPROVED_BASE_KEY
-from offerflow_shared import codec
+from offerflow_shared import codec, service
 from offerflow_shared.envelope import wrap
 from offerflow_shared.events import (
     CertificationFailed,
@@ -17,7 +17,7 @@ from offerflow_shared.events import (
     OfferSnapshot,
     ValidationPassed,
 )
-from offerflow_shared.runtime import Dispatcher, Incoming, MemorySink
+from offerflow_shared.runtime import Incoming, MemorySink
 from tests.images.builder import build_linux_vhd, build_variant
 from tests.images.os_variants import build_os_variant
 
@@ -34,8 +34,8 @@ async def run(url: str, *, store: MemoryReportStore | None = None, run_id: str =
               **plan: Any) -> MemorySink:
     sink = MemorySink()
     source = FileDiskSource(max_bytes=10 * 1024**3, chunk_bytes=1 << 20)
-    d = Dispatcher(service="certification", out_topic="offerflow.certification",
-                   handlers=build_handlers(source, store or MemoryReportStore()), sink=sink)
+    d = service.dispatcher(bootstrap.SPEC, handlers.HANDLERS, handlers.Deps(source, store or MemoryReportStore()),
+                           sink)
     env = wrap(ValidationPassed(offer=OfferSnapshot(offer_version=1, definition=definition(url, data, **plan),
                                                     notification_emails=["a@b.example"])),
                offer_id="o", publisher_id="p", run_id=run_id, producer="validation")

@@ -5,10 +5,11 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from offerflow_notifier import app, handlers
+from offerflow_notifier import bootstrap, handlers
 from offerflow_notifier.adapters.ledger import MemoryLedger
 from offerflow_notifier.adapters.mailer import MemoryMailer
-from offerflow_notifier.delivery import MailRetry, Notifier
+from offerflow_notifier.delivery import Notifier
+from offerflow_shared import service
 from offerflow_shared.codec import encode
 from offerflow_shared.envelope import Envelope, Event, wrap
 from offerflow_shared.runtime import Dispatcher, Incoming, MemorySink, RetryPolicy
@@ -40,7 +41,7 @@ def notifier(mailer: MemoryMailer, ledger: MemoryLedger, sleeps: list[float]) ->
         sleeps.append(delay)
 
     return Notifier(mailer=mailer, ledger=ledger, sender=SENDER, public_url=PUBLIC_URL,
-                    retry=MailRetry(attempts=3, first_delay=1.0, max_delay=10.0), sleep=sleep)
+                    retry=RetryPolicy(attempts=3, first_delay=1.0, max_delay=10.0, jitter=0.0), sleep=sleep)
 
 
 @pytest.fixture
@@ -50,7 +51,8 @@ def sink() -> MemorySink:
 
 @pytest.fixture
 def dispatcher(notifier: Notifier, sink: MemorySink) -> Dispatcher:
-    return Dispatcher(service=app.SERVICE, out_topic=app.EMITS, handlers=handlers.build_handlers(notifier),
+    return Dispatcher(service=bootstrap.SPEC.name, out_topic=bootstrap.SPEC.emits,
+                      handlers=service.bind(handlers.HANDLERS, notifier),
                       sink=sink, retry=RetryPolicy(attempts=2, first_delay=0.0, max_delay=0.0))
 
 

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 import pytest
 
 from offerflow_notifier import rules
-from offerflow_notifier.adapters.ledger import LateLedger, MailStatus, MemoryLedger
+from offerflow_notifier.adapters.ledger import MailStatus, MemoryLedger
 from offerflow_notifier.adapters.mailer import MemoryMailer, PermanentMailError, TransientMailError
 from offerflow_notifier.bootstrap import build_notifier
 from offerflow_notifier.delivery import Notifier
@@ -182,7 +182,7 @@ def test_password_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.smtp_password is not None
     assert settings.smtp_password.get_secret_value() == "hunter2"
     assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.model_dump())
-    assert "hunter2" not in repr(build_notifier(settings, LateLedger()).mailer)
+    assert "hunter2" not in repr(build_notifier(settings, MemoryLedger()).mailer)
 
 
 def test_defaults() -> None:

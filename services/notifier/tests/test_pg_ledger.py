@@ -10,14 +10,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from offerflow_notifier import app, handlers
+from offerflow_notifier import bootstrap, handlers
 from offerflow_notifier.adapters.ledger import Claim, MailRecord, MailStatus
 from offerflow_notifier.adapters.mailer import SmtpMailer
 from offerflow_notifier.adapters.pg_ledger import PostgresLedger
 from offerflow_notifier.bootstrap import MIGRATIONS
 from offerflow_notifier.delivery import Notifier
 from offerflow_notifier.sink import MailSink
-from offerflow_shared import db
+from offerflow_shared import db, service
 from offerflow_shared.codec import encode
 from offerflow_shared.envelope import wrap
 from offerflow_shared.events import PublishCanceled
@@ -104,8 +104,8 @@ async def test_redelivery_through_real_ledger_and_smtp_sends_one_mail(
                             ledger=PostgresLedger(pool), sender="Offerflow <noreply@offerflow.local>",
                             public_url="http://127.0.0.1:8080")
         out = MemorySink()
-        dispatcher = Dispatcher(service=app.SERVICE, out_topic=app.EMITS,
-                                handlers=handlers.build_handlers(notifier), sink=out)
+        dispatcher = Dispatcher(service=bootstrap.SPEC.name, out_topic=bootstrap.SPEC.emits,
+                                handlers=service.bind(handlers.HANDLERS, notifier), sink=out)
         env = wrap(PublishCanceled(notification_emails=["ana@contoso.test"]), offer_id="contoso-vm",
                    publisher_id="contoso", run_id="run-1", producer="test")
         message = Incoming("offerflow.publishing", 0, 0, b"contoso-vm", encode(env))

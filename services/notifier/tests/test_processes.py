@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from offerflow_notifier import app, bootstrap
+from offerflow_notifier import bootstrap
 from offerflow_notifier.settings import Settings
 
 
 def test_build_registers_the_agent_without_connecting() -> None:
     faust_app = bootstrap.build(Settings())
-    assert f"{app.SERVICE}-agent" in {agent.name.rsplit(".", 1)[-1] for agent in faust_app.agents.values()}
+    assert f"{bootstrap.SPEC.name}-agent" in {agent.name.rsplit(".", 1)[-1] for agent in faust_app.agents.values()}
 
 
 def test_sink_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:

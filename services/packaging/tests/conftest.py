@@ -16,6 +16,7 @@ from offerflow_packaging.adapters.grants import MemoryGrantStore
 from offerflow_packaging.adapters.leads import NoLeadDestination
 from offerflow_packaging.adapters.pages import MemoryPageStore
 from offerflow_packaging.storefront import Storefront
+from offerflow_shared import service
 from offerflow_shared.codec import encode
 from offerflow_shared.envelope import Envelope, Event, wrap
 from offerflow_shared.events import CertifiedDisk, OfferSnapshot, ProvisioningPassed, Replica
@@ -148,7 +149,7 @@ def make_dispatcher(grants: MemoryGrantStore) -> Callable[..., tuple[Dispatcher,
         return Dispatcher(
             service="packaging",
             out_topic="offerflow.packaging",
-            handlers=handlers.build_handlers(deps),
+            handlers=service.bind(handlers.HANDLERS, deps),
             sink=sink,
             retry=RetryPolicy(attempts=1),
         ), sink

@@ -20,9 +20,10 @@ from offerflow_packaging.adapters.artifacts import (
     SchemeRouter,
 )
 from offerflow_packaging.adapters.pages import LocalPageStore, MemoryPageStore
-from offerflow_packaging.app import make_app
 from offerflow_packaging.assets import asset_path, image_extension
+from offerflow_packaging.bootstrap import SPEC
 from offerflow_packaging.settings import Settings
+from offerflow_shared import service
 from offerflow_shared.events import GoLiveRequested, PackagingFailed, PreviewReady, PublishCanceled
 
 KEY = ("contoso", "web-server")
@@ -147,7 +148,7 @@ async def test_asset_routes_through_the_web_server(kit: ModuleType, grants: Any)
     access = kit.preview_access(grants)
     (link,) = await access.issue_links("http://shop.test", *KEY, "run-1", [kit.SUB_B], datetime.now(UTC))
     sub, token = kit.viewer(link)
-    app = make_app(Settings())
+    app = service.create(SPEC, Settings())
     storefront.register(app, storefront.Storefront(pages, access))
     file = name.removeprefix("assets/")
     async with TestClient(TestServer(app.web.web_app)) as client:

@@ -211,12 +211,14 @@ async def test_a_go_live_the_runtime_gives_up_on_closes_the_preview(
 ) -> None:
     """The production wiring: when packaging itself ends the run (here an injected fault on Go live), the run's
     preview links stop working at once, as for every other end of a run."""
-    from offerflow_packaging import bootstrap
+    from offerflow_packaging import bootstrap, handlers
+    from offerflow_shared import service
     from offerflow_shared.faults import Faults
 
     dispatcher, sink = make_dispatcher(pages)
     a, _ = await open_preview(kit, dispatcher, sink)
-    wired = bootstrap.build_dispatcher(sink, kit.deps_for(pages, grants), faults=Faults(tmp_path, "packaging"))
+    wired = service.dispatcher(bootstrap.SPEC, handlers.HANDLERS, kit.deps_for(pages, grants), sink,
+                               faults=Faults(tmp_path, "packaging"), after_failure=bootstrap.close_preview)
     (tmp_path / "packaging").write_text("web-server\n")
     await wired.process(kit.incoming(kit.command(GoLiveRequested(offer_version=4, notification_emails=[],
                                                                  requested_by="p"))))

@@ -10,8 +10,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from offerflow_packaging import storefront
 from offerflow_packaging.adapters.pages import MemoryPageStore
-from offerflow_packaging.app import make_app
+from offerflow_packaging.bootstrap import SPEC
 from offerflow_packaging.settings import Settings
+from offerflow_shared import service
 
 SUB = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 
@@ -27,7 +28,7 @@ async def test_routes_serve_live_preview_and_health(kit: ModuleType, grants: Any
     access = kit.preview_access(grants)
     (link,) = await access.issue_links("http://shop.test", "contoso", "web", "run-1", [SUB], datetime.now(UTC))
     _, token = kit.viewer(link)
-    app = make_app(Settings())
+    app = service.create(SPEC, Settings())
     storefront.register(app, storefront.Storefront(pages, access))
 
     async with TestClient(TestServer(app.web.web_app)) as client:

@@ -10,6 +10,7 @@ import pytest
 
 from offerflow_provisioning import handlers
 from offerflow_provisioning.replicator import Replicator
+from offerflow_shared import service
 from offerflow_shared.codec import encode
 from offerflow_shared.envelope import Envelope, wrap
 from offerflow_shared.events import CertificationPassed, CertifiedDisk, OfferSnapshot
@@ -66,7 +67,7 @@ def make_dispatcher() -> Callable[[Replicator, Sequence[str]], tuple[Dispatcher,
         dispatcher = Dispatcher(
             service="provisioning",
             out_topic="offerflow.provisioning",
-            handlers=handlers.build_handlers(replicator, regions),
+            handlers=service.bind(handlers.HANDLERS, handlers.Deps(replicator, list(regions))),
             sink=sink,
             retry=RetryPolicy(attempts=1),
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
+from offerflow_shared import service
 from offerflow_shared.envelope import Envelope, wrap
 from offerflow_shared.events import (
     CertificationFailed,
@@ -23,7 +24,7 @@ from offerflow_shared.steps import StepId
 from offerflow_status_api import eta
 from offerflow_status_api.commands.lifecycle import RunLifecycle
 from offerflow_status_api.commands.memory import MemoryCommandStore
-from offerflow_status_api.handlers import build_handlers
+from offerflow_status_api.handlers import HANDLERS, Deps
 from offerflow_status_api.rules import RunView, fold_run, status_document
 from offerflow_status_api.step_metrics import finished_step
 
@@ -115,7 +116,7 @@ async def test_the_projection_observes_each_finished_step_once() -> None:
         return REGISTRY.get_sample_value("offerflow_step_seconds_count", {"step": CERT, "outcome": "complete"}) or 0
 
     before = count()
-    handlers = build_handlers(FakeReadModel(), RunLifecycle(MemoryCommandStore()))
+    handlers = service.bind(HANDLERS, Deps(FakeReadModel(), RunLifecycle(MemoryCommandStore())))
     envs = _chain_to_cert_end(ok=True)
     for env in [*envs, envs[-1]]:  # the last one redelivered
         await handlers[env.event_type](env, env.event(), Outbox(MemorySink(), "t", "p", env, None))

@@ -5,12 +5,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from offerflow_shared import codec
+from offerflow_shared import codec, service
 from offerflow_shared.envelope import wrap
 from offerflow_shared.events import OfferSnapshot, PublishRequested, ValidationFailed, ValidationPassed
-from offerflow_shared.runtime import Dispatcher, Incoming, MemorySink
+from offerflow_shared.runtime import Incoming, MemorySink
+from offerflow_validation import bootstrap, handlers
 from offerflow_validation.adapters.artifacts import MemoryFetcher
-from offerflow_validation.handlers import build_handlers
 from tests.offers import factory
 
 M = "microsoft-azure-marketplace."
@@ -29,7 +29,7 @@ def fetcher_for(doc: dict[str, Any]) -> MemoryFetcher:
 
 async def run(doc: dict[str, Any], fetcher: MemoryFetcher, sink: MemorySink | None = None) -> MemorySink:
     sink = sink or MemorySink()
-    d = Dispatcher(service="validation", out_topic="offerflow.validation", handlers=build_handlers(fetcher), sink=sink)
+    d = service.dispatcher(bootstrap.SPEC, handlers.HANDLERS, handlers.Deps(fetcher), sink)
     env = wrap(PublishRequested(offer=OfferSnapshot(offer_version=2, definition=doc["definition"],
                                                     notification_emails=["a@b.example"]), requested_by="p"),
                offer_id="demo", publisher_id="p", run_id="r1", producer="status-api", occurred_at=NOW)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+log = logging.getLogger("offerflow.settings")
 
 
 class CommonSettings(BaseSettings):
@@ -25,6 +29,16 @@ class CommonSettings(BaseSettings):
     # Fault injection (offerflow_shared.faults): a file named after a service here lists offer ids whose
     # input events fail on purpose. Unset by default; tests and chaos runs set it.
     faults_dir: Path | None = None
+    # Variable names (comma-separated) a production deployment keeps at an unsafe value on purpose, e.g.
+    # OFFERFLOW_VALIDATION_ALLOW_PRIVATE_TARGETS for an intranet-only install. Each is logged as a warning at start.
+    allow_unsafe: Annotated[frozenset[str], NoDecode] = frozenset()
+
+    @field_validator("allow_unsafe", mode="before")
+    @classmethod
+    def _split_names(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(n.strip().upper() for n in value.split(",") if n.strip())
+        return value
 
     @model_validator(mode="after")
     def _no_faults_in_production(self) -> CommonSettings:
@@ -34,3 +48,38 @@ class CommonSettings(BaseSettings):
 
     def secrets_key_value(self) -> str | None:
         return self.secrets_key.get_secret_value() if self.secrets_key else None
+
+
+def _shown(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def refuse_unsafe(settings: BaseSettings, common: CommonSettings, unsafe: Mapping[str, bool]) -> None:
+    """Stop a production process whose settings keep a convenience of the embedded setup.
+
+    ``unsafe`` maps a field of ``settings`` to whether its current value is unsafe. Outside production nothing
+    is checked, so development keeps its defaults. In production an unsafe value is refused (``ValueError``,
+    naming each variable) unless its variable is listed in ``OFFERFLOW_ALLOW_UNSAFE``; an accepted one is
+    logged as a warning, so the choice is visible in the logs of every start.
+    """
+    if common.environment != "production":
+        return
+    prefix = str(settings.model_config.get("env_prefix", ""))
+    refused: list[str] = []
+    accepted: list[str] = []
+    for field, is_unsafe in unsafe.items():
+        if not is_unsafe:
+            continue
+        name = f"{prefix}{field}".upper()
+        origin = "" if field in settings.model_fields_set else " (the development default)"
+        (accepted if name in common.allow_unsafe else refused).append(
+            f"{name}={_shown(getattr(settings, field))}{origin}"
+        )
+    if accepted:
+        log.warning("UNSAFE settings kept in production because OFFERFLOW_ALLOW_UNSAFE names them: %s",
+                    ", ".join(accepted))
+    if refused:
+        raise ValueError(
+            f"OFFERFLOW_ENVIRONMENT is production, which refuses {', '.join(refused)}: set a safe value, or name "
+            "the variable in OFFERFLOW_ALLOW_UNSAFE to keep it on purpose"
+        )

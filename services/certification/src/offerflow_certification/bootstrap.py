@@ -1,4 +1,4 @@
-"""Composition root: settings → adapters → handlers → dispatcher → Faust app. Nothing runs at import."""
+"""Composition root: settings → adapters → ``Deps`` → the shared worker runtime. Nothing runs at import."""
 
 from __future__ import annotations
 
@@ -6,19 +6,17 @@ from pathlib import Path
 
 import faust
 
-from offerflow_certification import agents, app, handlers
+from offerflow_certification import handlers
 from offerflow_certification.adapters.pg_store import PostgresReportStore
 from offerflow_certification.adapters.source import DiskSource, FileDiskSource, HttpDiskSource, RoutingDiskSource
-from offerflow_certification.adapters.store import LateReportStore, ReportStore
 from offerflow_certification.settings import Settings
-from offerflow_shared import db, logs
+from offerflow_shared import db, service, topics
 from offerflow_shared.events import CertificationFailed, ValidationPassed
-from offerflow_shared.failures import stage_failures
-from offerflow_shared.faults import Faults
-from offerflow_shared.runtime import Dispatcher, Sink
-from offerflow_shared.worker import FaustSink, run
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+SPEC = service.stage("certification", (topics.VALIDATION.name,), topics.CERTIFICATION.name,
+                     ends_run_with={ValidationPassed: CertificationFailed})
 
 
 def build_source(settings: Settings) -> DiskSource:
@@ -30,34 +28,17 @@ def build_source(settings: Settings) -> DiskSource:
                        allow_private=settings.allow_private_targets))
 
 
-# What the run ends with when the runtime gives up on an input (see offerflow_shared.failures).
-FAILURES = stage_failures({ValidationPassed.event_type: CertificationFailed})
-
-
-def build_dispatcher(sink: Sink, source: DiskSource, store: ReportStore, *, step_timeout: float | None = None,
-                     faults: Faults | None = None) -> Dispatcher:
-    return Dispatcher(service=app.SERVICE, out_topic=app.EMITS, handlers=handlers.build_handlers(source, store),
-                      sink=sink, failure=FAILURES, step_timeout=step_timeout, faults=faults)
-
-
 def build(settings: Settings) -> faust.App:
-    faust_app = app.make_app(settings)
-    store = LateReportStore()
+    source = build_source(settings)
+    deps: service.Late[handlers.Deps] = service.Late("the report store")
 
     async def on_start() -> None:
         # The pool belongs to the worker's event loop, so it is made here and not at build time.
-        store.bind(PostgresReportStore(
-            await db.open_migrated(settings.common.database_dsn, app.SERVICE, MIGRATIONS)))
+        pool = await db.open_migrated(settings.common.database_dsn, SPEC.name, MIGRATIONS)
+        deps.bind(handlers.Deps(source, PostgresReportStore(pool)))
 
-    dispatcher = build_dispatcher(FaustSink(faust_app), build_source(settings), store,
-                                  step_timeout=settings.step_timeout_seconds,
-                                  faults=Faults(settings.common.faults_dir, app.SERVICE))
-    agents.register(faust_app, dispatcher,
-                    concurrency=settings.concurrency, on_start=on_start)
-    return faust_app
+    return service.build(SPEC, handlers.HANDLERS, settings, deps, on_start=on_start).app
 
 
 def main() -> None:
-    settings = Settings()
-    logs.configure(app.SERVICE, settings.common.log_level)
-    run(build(settings), settings.common.log_level.lower())
+    service.main(SPEC, Settings, build)

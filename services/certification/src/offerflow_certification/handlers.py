@@ -1,4 +1,5 @@
-"""One function per event; the dict at the bottom is what the agent dispatches on."""
+"""One function per event, each taking the service's ``Deps`` first; ``HANDLERS`` at the bottom is the table the
+runtime dispatches on."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from offerflow_shared.events import (
     ValidationPassed,
 )
 from offerflow_shared.offer import DiskRef, disks
-from offerflow_shared.runtime import Handler, Outbox, handles
+from offerflow_shared.runtime import Outbox
+from offerflow_shared.service import Handlers
 
 PHASES = 3  # read+hash, format tests, OS tests
 
@@ -95,10 +97,4 @@ async def on_validation_passed(deps: Deps, env: Envelope, event: ValidationPasse
         await out.emit(CertificationPassed(offer=event.offer, disks=certified, warnings=warnings, reports=reports))
 
 
-def build_handlers(source: DiskSource, store: ReportStore) -> dict[str, Handler]:
-    deps = Deps(source, store)
-
-    async def handle(env: Envelope, event: ValidationPassed, out: Outbox) -> None:
-        await on_validation_passed(deps, env, event, out)
-
-    return dict([handles(ValidationPassed, handle)])
+HANDLERS: Handlers[Deps] = {ValidationPassed: on_validation_passed}

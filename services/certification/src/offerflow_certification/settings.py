@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from offerflow_shared.settings import CommonSettings
+from offerflow_shared.settings import CommonSettings, refuse_unsafe
 
 
 class Settings(BaseSettings):
@@ -25,3 +25,8 @@ class Settings(BaseSettings):
     # the handler is cancelled and the run fails with step-timed-out.
     step_timeout_seconds: float = Field(2 * 3600, gt=0, le=7 * 24 * 3600)
     common: CommonSettings = Field(default_factory=CommonSettings)
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> Settings:
+        refuse_unsafe(self, self.common, {"allow_private_targets": self.allow_private_targets})
+        return self

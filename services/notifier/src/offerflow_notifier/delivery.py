@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -19,25 +18,21 @@ from offerflow_notifier import rules
 from offerflow_notifier.adapters.ledger import Claim, Ledger, MailRecord, MailStatus
 from offerflow_notifier.adapters.mailer import Mailer, PermanentMailError, TransientMailError
 from offerflow_notifier.render import Rendered, Renderer
+from offerflow_shared.backoff import Sleep, retrying
 from offerflow_shared.envelope import Envelope
 from offerflow_shared.events import NotificationSent
-from offerflow_shared.runtime import Outbox
+from offerflow_shared.runtime import Outbox, RetryPolicy
 
 log = logging.getLogger("offerflow.notifier")
 
-Sleep = Callable[[float], Awaitable[None]]
 
-
-@dataclass(frozen=True)
-class MailRetry:
+def mail_retry(attempts: int = 4, first_delay: float = 1.0, max_delay: float = 20.0) -> RetryPolicy:
     """The handler's own bounded retry of one mail; after it the handler raises and the dispatcher retries."""
+    return RetryPolicy(attempts=attempts, first_delay=first_delay, max_delay=max_delay)
 
-    attempts: int = 4
-    first_delay: float = 1.0
-    max_delay: float = 20.0
 
-    def delay(self, attempt: int) -> float:
-        return float(min(self.max_delay, self.first_delay * (2**attempt)))
+# Recording a sent mail outlasts a database restart: giving up would make the redelivery send it again.
+MARK_SENT_RETRY = RetryPolicy(attempts=12, first_delay=0.5, max_delay=10.0)
 
 
 @dataclass
@@ -47,7 +42,7 @@ class Notifier:
     sender: str
     public_url: str
     renderer: Renderer = field(default_factory=Renderer)
-    retry: MailRetry = field(default_factory=MailRetry)
+    retry: RetryPolicy = field(default_factory=mail_retry)
     sleep: Sleep = asyncio.sleep
 
     async def deliver(self, env: Envelope, mail: rules.Mail, out: Outbox) -> None:
@@ -100,32 +95,16 @@ class Notifier:
         )
         await self.ledger.mark(record, MailStatus.ANNOUNCED)
 
-    async def _mark_sent(self, record: MailRecord, *, attempts: int = 12, delay: float = 0.5) -> None:
+    async def _mark_sent(self, record: MailRecord) -> None:
         """The mail is out: keep trying to record it (e.g. through a database restart) before giving up,
         since giving up means the redelivery sends it again."""
-        for attempt in range(attempts):
-            try:
-                await self.ledger.mark(record, MailStatus.SENT)
-                return
-            except Exception as exc:
-                if attempt == attempts - 1:
-                    raise
-                log.warning("recording %s to %s as sent failed (%r); retrying", record.template,
-                            record.recipient, exc)
-                await asyncio.sleep(min(10.0, delay * 2**attempt))
+        await retrying(lambda: self.ledger.mark(record, MailStatus.SENT), MARK_SENT_RETRY, retry_on=_any,
+                       what=f"recording {record.template} to {record.recipient} as sent", logger=log)
 
     async def _send_with_retry(self, message: EmailMessage) -> None:
-        for attempt in range(self.retry.attempts):
-            try:
-                await self.mailer.send(message)
-                return
-            except TransientMailError as exc:
-                if attempt == self.retry.attempts - 1:
-                    raise
-                delay = self.retry.delay(attempt)
-                log.warning("sending to %s failed (attempt %d/%d), retrying in %.1fs: %s",
-                            message["To"], attempt + 1, self.retry.attempts, delay, exc)
-                await self.sleep(delay)
+        await retrying(lambda: self.mailer.send(message), self.retry,
+                       retry_on=lambda exc: isinstance(exc, TransientMailError),
+                       what=f"sending to {message['To']}", sleep=self.sleep, logger=log)
 
     def _compose(self, env: Envelope, record: MailRecord, rendered: Rendered, recipient: str) -> EmailMessage:
         msg = EmailMessage()
@@ -144,3 +123,7 @@ class Notifier:
         msg.set_content(rendered.text)
         msg.add_alternative(rendered.html, subtype="html")
         return msg
+
+
+def _any(exc: Exception) -> bool:
+    return True

@@ -1,4 +1,5 @@
-"""One function per event; the dict at the bottom is what the agent dispatches on."""
+"""One function per event, each taking the service's ``Deps`` first; ``HANDLERS`` at the bottom is the table the
+runtime dispatches on."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from offerflow_shared.events import (
     SupportRequestOpened,
     ValidationFailed,
 )
-from offerflow_shared.runtime import Handler, Outbox, handles
+from offerflow_shared.runtime import Outbox
+from offerflow_shared.service import Handlers
 
 FAILURES: tuple[type[StageFailed], ...] = (
     ValidationFailed,
@@ -30,34 +32,40 @@ FAILURES: tuple[type[StageFailed], ...] = (
 )
 
 
-def build_handlers(notifier: Notifier) -> dict[str, Handler]:
-    url = notifier.public_url
+# The notifier's one dependency is the delivery itself (mailer, sent-mail ledger, sender, portal URL).
+Deps = Notifier
 
-    async def on_publish_requested(env: Envelope, event: PublishRequested, out: Outbox) -> None:
-        await notifier.deliver(env, rules.publish_accepted(env, event, url), out)
 
-    async def on_stage_failed(env: Envelope, event: StageFailed | StepTimedOut, out: Outbox) -> None:
-        await notifier.deliver(env, rules.step_failed(env, event, url), out)
+async def on_publish_requested(deps: Deps, env: Envelope, event: PublishRequested, out: Outbox) -> None:
+    await deps.deliver(env, rules.publish_accepted(env, event, deps.public_url), out)
 
-    async def on_preview_ready(env: Envelope, event: PreviewReady, out: Outbox) -> None:
-        await notifier.deliver(env, rules.preview_ready(env, event, url), out)
 
-    async def on_went_live(env: Envelope, event: OfferWentLive, out: Outbox) -> None:
-        await notifier.deliver(env, rules.went_live(env, event, url), out)
+async def on_stage_failed(deps: Deps, env: Envelope, event: StageFailed | StepTimedOut, out: Outbox) -> None:
+    await deps.deliver(env, rules.step_failed(env, event, deps.public_url), out)
 
-    async def on_canceled(env: Envelope, event: PublishCanceled, out: Outbox) -> None:
-        await notifier.deliver(env, rules.canceled(env, event, url), out)
 
-    async def on_support_requested(env: Envelope, event: SupportRequestOpened, out: Outbox) -> None:
-        await notifier.deliver(env, rules.support_requested(env, event, url), out)
+async def on_preview_ready(deps: Deps, env: Envelope, event: PreviewReady, out: Outbox) -> None:
+    await deps.deliver(env, rules.preview_ready(env, event, deps.public_url), out)
 
-    pairs = [
-        handles(SupportRequestOpened, on_support_requested),
-        handles(PublishRequested, on_publish_requested),
-        handles(PreviewReady, on_preview_ready),
-        handles(OfferWentLive, on_went_live),
-        handles(PublishCanceled, on_canceled),
-        *(handles(cls, on_stage_failed) for cls in FAILURES),
-        handles(StepTimedOut, on_stage_failed),  # the supervisor ended a step: mailed like a stage's failure
-    ]
-    return dict(pairs)
+
+async def on_went_live(deps: Deps, env: Envelope, event: OfferWentLive, out: Outbox) -> None:
+    await deps.deliver(env, rules.went_live(env, event, deps.public_url), out)
+
+
+async def on_canceled(deps: Deps, env: Envelope, event: PublishCanceled, out: Outbox) -> None:
+    await deps.deliver(env, rules.canceled(env, event, deps.public_url), out)
+
+
+async def on_support_requested(deps: Deps, env: Envelope, event: SupportRequestOpened, out: Outbox) -> None:
+    await deps.deliver(env, rules.support_requested(env, event, deps.public_url), out)
+
+
+HANDLERS: Handlers[Deps] = {
+    SupportRequestOpened: on_support_requested,
+    PublishRequested: on_publish_requested,
+    PreviewReady: on_preview_ready,
+    OfferWentLive: on_went_live,
+    PublishCanceled: on_canceled,
+    **{cls: on_stage_failed for cls in FAILURES},
+    StepTimedOut: on_stage_failed,  # the supervisor ended a step: mailed like a stage's failure
+}

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from offerflow_shared.settings import CommonSettings
+from offerflow_shared.settings import CommonSettings, refuse_unsafe
 
 TlsMode = Literal["none", "starttls", "tls"]
 
@@ -28,3 +28,9 @@ class Settings(BaseSettings):
     # 1 keeps the mails about one offer in the order their events were read.
     concurrency: int = Field(1, ge=1, le=64)
     common: CommonSettings = Field(default_factory=CommonSettings)
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> Settings:
+        # The default host is the dev stack's mail sink on this machine; production names its relay.
+        refuse_unsafe(self, self.common, {"smtp_host": "smtp_host" not in self.model_fields_set})
+        return self

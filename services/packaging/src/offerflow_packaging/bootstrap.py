@@ -1,11 +1,11 @@
-"""Composition root: settings → adapters → handlers → dispatcher → Faust app. Nothing runs at import."""
+"""Composition root: settings → adapters → ``Deps`` → the shared worker runtime. Nothing runs at import."""
 
 from __future__ import annotations
 
 import faust
 import httpx
 
-from offerflow_packaging import agents, app, handlers, lead_rules, storefront
+from offerflow_packaging import handlers, lead_rules, storefront
 from offerflow_packaging.access import PreviewAccess
 from offerflow_packaging.adapters.artifacts import ArtifactSource, FileSource, HttpSource, SchemeRouter
 from offerflow_packaging.adapters.lead_azure import AzureBlobSender
@@ -16,30 +16,19 @@ from offerflow_packaging.adapters.leads import LeadRouter
 from offerflow_packaging.adapters.pages import LocalPageStore
 from offerflow_packaging.adapters.pg_grants import MIGRATIONS, LazyPool, PostgresGrantStore
 from offerflow_packaging.settings import Settings
-from offerflow_shared import db, logs
+from offerflow_shared import db, service, topics
 from offerflow_shared.envelope import Envelope
 from offerflow_shared.events import GoLiveFailed, GoLiveRequested, PackagingFailed, ProvisioningPassed
-from offerflow_shared.failures import stage_failures
-from offerflow_shared.faults import Faults
-from offerflow_shared.runtime import Dispatcher, Sink
 from offerflow_shared.secrets import SecretBox
-from offerflow_shared.worker import FaustSink, run
 
-# What the run ends with when the runtime gives up on an input (see offerflow_shared.failures). A given-up
-# offer.publish_canceled is only dead-lettered: that run has already ended, canceled.
-FAILURES = stage_failures({ProvisioningPassed.event_type: PackagingFailed, GoLiveRequested.event_type: GoLiveFailed})
+# A given-up offer.publish_canceled is only dead-lettered: that run has already ended, canceled.
+SPEC = service.stage("packaging", (topics.PROVISIONING.name, topics.PUBLISHING.name), topics.PACKAGING.name,
+                     ends_run_with={ProvisioningPassed: PackagingFailed, GoLiveRequested: GoLiveFailed})
 
 
-def build_dispatcher(sink: Sink, deps: handlers.Deps, *, step_timeout: float | None = None,
-                     faults: Faults | None = None) -> Dispatcher:
-    async def close_preview(failed: Envelope) -> None:
-        # A run this stage ended itself is over: its preview links stop working at once, as for any other end.
-        await deps.access.grants.close_run(failed.publisher_id, failed.offer_id, failed.run_id, "run failed")
-
-    return Dispatcher(
-        service=app.SERVICE, out_topic=app.EMITS, handlers=handlers.build_handlers(deps), sink=sink,
-        failure=FAILURES, step_timeout=step_timeout, faults=faults, after_failure=close_preview,
-    )
+async def close_preview(deps: handlers.Deps, failed: Envelope) -> None:
+    """After the runtime ended a run itself: its preview links stop working at once, as for any other end."""
+    await deps.access.grants.close_run(failed.publisher_id, failed.offer_id, failed.run_id, "run failed")
 
 
 def build_leads(settings: Settings) -> LeadRouter:
@@ -73,7 +62,7 @@ def build_artifacts(settings: Settings) -> ArtifactSource:
 def build_access(settings: Settings) -> PreviewAccess:
     key = settings.preview_key()  # first: a worker that cannot sign links must not start at all
     # Opened on first use, on the worker's loop: both the agent and the storefront views run there.
-    pool = LazyPool(lambda: db.open_migrated(settings.common.database_dsn, app.SERVICE, MIGRATIONS))
+    pool = LazyPool(lambda: db.open_migrated(settings.common.database_dsn, SPEC.name, MIGRATIONS))
     return PreviewAccess(key, PostgresGrantStore(pool), settings.preview_link_ttl_seconds)
 
 
@@ -83,15 +72,10 @@ def build(settings: Settings) -> faust.App:
     deps = handlers.Deps(pages=pages, leads=build_leads(settings), artifacts=build_artifacts(settings),
                          storefront_url=settings.storefront_url, access=access,
                          secrets=SecretBox(settings.common.secrets_key_value()))
-    faust_app = app.make_app(settings)
-    dispatcher = build_dispatcher(FaustSink(faust_app), deps, step_timeout=settings.step_timeout_seconds,
-                                  faults=Faults(settings.common.faults_dir, app.SERVICE))
-    agents.register(faust_app, dispatcher, concurrency=settings.concurrency)
-    storefront.register(faust_app, storefront.Storefront(pages, access))
-    return faust_app
+    worker = service.build(SPEC, handlers.HANDLERS, settings, deps, after_failure=close_preview)
+    storefront.register(worker.app, storefront.Storefront(pages, access))
+    return worker.app
 
 
 def main() -> None:
-    settings = Settings()
-    logs.configure(app.SERVICE, settings.common.log_level)
-    run(build(settings), settings.common.log_level.lower())
+    service.main(SPEC, Settings, build)

@@ -1,11 +1,11 @@
-"""One function per event; the dict at the bottom is what the agent dispatches on."""
+"""One function per event, each taking the service's ``Deps`` first; ``HANDLERS`` at the bottom is the table the
+runtime dispatches on."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from jinja2 import TemplateError
@@ -37,8 +37,9 @@ from offerflow_shared.events import (
     StepTimedOut,
 )
 from offerflow_shared.offer import marketplace
-from offerflow_shared.runtime import Handler, Outbox, handles
+from offerflow_shared.runtime import Outbox
 from offerflow_shared.secrets import SecretBox, SecretUnavailable
+from offerflow_shared.service import Handlers
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,7 @@ async def _fail(out: Outbox, code: str, message: str, emails: list[str], pointer
     )
 
 
-async def on_provisioning_passed(
-    env: Envelope, event: ProvisioningPassed, out: Outbox, *, deps: Deps
-) -> None:
+async def on_provisioning_passed(deps: Deps, env: Envelope, event: ProvisioningPassed, out: Outbox) -> None:
     publisher, offer, snapshot = env.publisher_id, env.offer_id, event.offer
     emails = snapshot.notification_emails
     run_id = env.run_id or str(env.event_id)
@@ -175,7 +174,7 @@ async def on_provisioning_passed(
     )
 
 
-async def on_golive_requested(env: Envelope, event: GoLiveRequested, out: Outbox, *, deps: Deps) -> None:
+async def on_golive_requested(deps: Deps, env: Envelope, event: GoLiveRequested, out: Outbox) -> None:
     publisher, offer, emails = env.publisher_id, env.offer_id, event.notification_emails
 
     async def fail(code: str, message: str) -> None:
@@ -254,7 +253,7 @@ async def on_golive_requested(env: Envelope, event: GoLiveRequested, out: Outbox
     )
 
 
-async def on_publish_canceled(env: Envelope, event: PublishCanceled, out: Outbox, *, deps: Deps) -> None:
+async def on_publish_canceled(deps: Deps, env: Envelope, event: PublishCanceled, out: Outbox) -> None:
     # Revoked before the files go: no link works a moment longer than the run.
     await deps.access.grants.close_run(env.publisher_id, env.offer_id, env.run_id, "canceled")
     try:
@@ -285,14 +284,11 @@ def _asset_paths(raw: bytes) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def build_handlers(deps: Deps) -> dict[str, Handler]:
-    return dict(
-        [
-            handles(ProvisioningPassed, partial(on_provisioning_passed, deps=deps)),
-            handles(GoLiveRequested, partial(on_golive_requested, deps=deps)),
-            handles(PublishCanceled, partial(on_publish_canceled, deps=deps)),
-            handles(PublishRequested, partial(access_handlers.on_publish_requested, grants=deps.access.grants)),
-            handles(OfferDraftSaved, partial(access_handlers.on_draft_saved, grants=deps.access.grants)),
-            handles(StepTimedOut, partial(access_handlers.on_step_timed_out, grants=deps.access.grants)),
-        ]
-    )
+HANDLERS: Handlers[Deps] = {
+    ProvisioningPassed: on_provisioning_passed,
+    GoLiveRequested: on_golive_requested,
+    PublishCanceled: on_publish_canceled,
+    PublishRequested: access_handlers.on_publish_requested,
+    OfferDraftSaved: access_handlers.on_draft_saved,
+    StepTimedOut: access_handlers.on_step_timed_out,
+}

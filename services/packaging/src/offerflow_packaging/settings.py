@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from offerflow_packaging.access_rules import DEFAULT_TTL_SECONDS, check_secret
-from offerflow_shared.settings import CommonSettings
+from offerflow_shared.settings import CommonSettings, refuse_unsafe
+
+# The dev stack's folder under the working directory: production keeps pages on a volume of its own.
+DEV_PAGES_ROOT = Path(".run/pages")
 
 
 class Settings(BaseSettings):
@@ -14,7 +17,7 @@ class Settings(BaseSettings):
 
     web_port: int = Field(6064, ge=1, le=65535)
     concurrency: int = Field(1, ge=1, le=64)
-    pages_root: Path = Path(".run/pages")
+    pages_root: Path = DEV_PAGES_ROOT
     # Public base of the storefront this worker serves; links in events and mails are built from it.
     storefront_url: str = Field("http://127.0.0.1:6064", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     # Bound on one test-lead delivery (resolve, connect, send, answer); a hanging destination fails the step.
@@ -64,3 +67,10 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> Settings:
+        refuse_unsafe(self, self.common, {"allow_file_urls": self.allow_file_urls,
+                                          "allow_private_targets": self.allow_private_targets,
+                                          "pages_root": self.pages_root == DEV_PAGES_ROOT})
+        return self

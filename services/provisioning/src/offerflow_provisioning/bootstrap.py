@@ -1,21 +1,20 @@
-"""Composition root: settings → adapters → handlers → dispatcher → Faust app. Nothing runs at import."""
+"""Composition root: settings → adapters → ``Deps`` → the shared worker runtime. Nothing runs at import."""
 
 from __future__ import annotations
 
 import faust
 
-from offerflow_provisioning import agents, app, handlers, rules
+from offerflow_provisioning import handlers, rules
 from offerflow_provisioning.adapters.regions import LocalRegionStore, RegionStore
 from offerflow_provisioning.adapters.s3 import S3RegionStore
 from offerflow_provisioning.adapters.sources import FileDiskSource, SchemeRouter
 from offerflow_provisioning.replicator import Replicator
 from offerflow_provisioning.settings import Settings
-from offerflow_shared import logs
+from offerflow_shared import service, topics
 from offerflow_shared.events import CertificationPassed, ProvisioningFailed
-from offerflow_shared.failures import stage_failures
-from offerflow_shared.faults import Faults
-from offerflow_shared.runtime import Dispatcher, Sink
-from offerflow_shared.worker import FaustSink, run
+
+SPEC = service.stage("provisioning", (topics.CERTIFICATION.name,), topics.PROVISIONING.name,
+                     ends_run_with={CertificationPassed: ProvisioningFailed})
 
 
 def build_store(settings: Settings) -> RegionStore:
@@ -46,30 +45,10 @@ def build_replicator(settings: Settings) -> Replicator:
     )
 
 
-# What the run ends with when the runtime gives up on an input (see offerflow_shared.failures).
-FAILURES = stage_failures({CertificationPassed.event_type: ProvisioningFailed})
-
-
-def build_dispatcher(sink: Sink, replicator: Replicator, settings: Settings) -> Dispatcher:
-    return Dispatcher(
-        service=app.SERVICE,
-        out_topic=app.EMITS,
-        handlers=handlers.build_handlers(replicator, settings.regions),
-        sink=sink,
-        failure=FAILURES,
-        step_timeout=settings.step_timeout_seconds,
-        faults=Faults(settings.common.faults_dir, app.SERVICE),
-    )
-
-
 def build(settings: Settings) -> faust.App:
-    faust_app = app.make_app(settings)
-    dispatcher = build_dispatcher(FaustSink(faust_app), build_replicator(settings), settings)
-    agents.register(faust_app, dispatcher, concurrency=settings.concurrency)
-    return faust_app
+    deps = handlers.Deps(build_replicator(settings), list(settings.regions))
+    return service.build(SPEC, handlers.HANDLERS, settings, deps).app
 
 
 def main() -> None:
-    settings = Settings()
-    logs.configure(app.SERVICE, settings.common.log_level)
-    run(build(settings), settings.common.log_level.lower())
+    service.main(SPEC, Settings, build)

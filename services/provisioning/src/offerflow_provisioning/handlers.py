@@ -1,9 +1,10 @@
-"""One function per event; the dict at the bottom is what the agent dispatches on."""
+"""One function per event, each taking the service's ``Deps`` first; ``HANDLERS`` at the bottom is the table the
+runtime dispatches on."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
+from dataclasses import dataclass
 
 from offerflow_provisioning import rules
 from offerflow_provisioning.replicator import Replicator
@@ -16,15 +17,20 @@ from offerflow_shared.events import (
     ProvisioningStarted,
     Reason,
 )
-from offerflow_shared.runtime import Handler, Outbox, handles
+from offerflow_shared.runtime import Outbox
+from offerflow_shared.service import Handlers
 
 
-async def on_certification_passed(
-    env: Envelope, event: CertificationPassed, out: Outbox, *, replicator: Replicator, regions: Sequence[str]
-) -> None:
+@dataclass(frozen=True)
+class Deps:
+    replicator: Replicator
+    regions: Sequence[str]
+
+
+async def on_certification_passed(deps: Deps, env: Envelope, event: CertificationPassed, out: Outbox) -> None:
     emails = event.offer.notification_emails
     try:
-        jobs = rules.plan_copies(env.publisher_id, env.offer_id, regions, event.disks)
+        jobs = rules.plan_copies(env.publisher_id, env.offer_id, deps.regions, event.disks)
     except rules.UnsafeName as exc:
         reason = Reason(code="invalid-name", message=str(exc))
         await out.emit(
@@ -49,7 +55,7 @@ async def on_certification_passed(
             discriminator=jobs[i].key.id,
         )
 
-    result = await replicator.replicate(jobs, progress)
+    result = await deps.replicator.replicate(jobs, progress)
     if result.reasons:
         await out.emit(
             ProvisioningFailed(
@@ -60,12 +66,4 @@ async def on_certification_passed(
         await out.emit(ProvisioningPassed(offer=event.offer, disks=event.disks, replicas=result.replicas))
 
 
-def build_handlers(replicator: Replicator, regions: Sequence[str]) -> dict[str, Handler]:
-    return dict(
-        [
-            handles(
-                CertificationPassed,
-                partial(on_certification_passed, replicator=replicator, regions=list(regions)),
-            ),
-        ]
-    )
+HANDLERS: Handlers[Deps] = {CertificationPassed: on_certification_passed}

@@ -20,6 +20,7 @@ from offerflow_provisioning.adapters.sources import DiskSource
 from offerflow_provisioning.errors import CopyAborted, DiskChanged, PermanentCopyError
 from offerflow_provisioning.rules import CopyJob, ReplicaKey
 from offerflow_shared.events import Reason, Replica
+from offerflow_shared.runtime import RetryPolicy
 
 log = logging.getLogger("offerflow.provisioning")
 
@@ -56,6 +57,8 @@ class Replicator:
         self.chunk_size = chunk_size
         self.attempts = attempts
         self.retry_delay = retry_delay
+        # The runtime's policy (jittered): copies to one region that failed together do not retry in lockstep.
+        self._backoff = RetryPolicy(attempts=attempts, first_delay=retry_delay, max_delay=60.0)
         self._slots = asyncio.Semaphore(parallel)
         # Two deliveries of one offer may overlap inside this worker; one copy per target at a time.
         self._locks: dict[ReplicaKey, asyncio.Lock] = {}
@@ -123,7 +126,7 @@ class Replicator:
                     last = exc
             log.warning("copy %s failed (attempt %d/%d): %r", key.id, attempt + 1, self.attempts, last)
             if attempt < self.attempts - 1:
-                await asyncio.sleep(rules.backoff(attempt, self.retry_delay))
+                await asyncio.sleep(self._backoff.delay(attempt))
         raise _Failed(
             Reason(
                 code="region-unavailable",

@@ -135,10 +135,6 @@ def is_transient(exc: OSError) -> bool:
     return exc.errno in TRANSIENT_ERRNOS or isinstance(exc, TimeoutError | ConnectionError)
 
 
-def backoff(attempt: int, first_delay: float, cap: float = 60.0) -> float:
-    return float(min(cap, first_delay * (2**attempt)))
-
-
 def summary(reasons: Sequence[Reason]) -> str:
     n = len(reasons)
     head = "; ".join(r.message for r in reasons[:3])

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from offerflow_shared.settings import CommonSettings
+from offerflow_shared.settings import CommonSettings, refuse_unsafe
 
 DEFAULT_REGIONS = (
     "eastus",
@@ -18,6 +18,9 @@ DEFAULT_REGIONS = (
     "brazilsouth",
     "australiaeast",
 )
+
+# The dev stack's folder under the working directory: production keeps replicas on a volume of its own.
+DEV_STORAGE_ROOT = Path(".run/regions")
 
 
 class Settings(BaseSettings):
@@ -31,7 +34,7 @@ class Settings(BaseSettings):
     )
     # "local": a folder per region under storage_root; "s3": a bucket per region in S3-compatible storage.
     store: Literal["local", "s3"] = "local"
-    storage_root: Path = Path(".run/regions")
+    storage_root: Path = DEV_STORAGE_ROOT
     s3_endpoint_url: str | None = None
     s3_bucket_template: str = Field("offerflow-{region}", pattern=r"^[a-z0-9.-]*\{region\}[a-z0-9.-]*$")
     s3_region_name: str = "us-east-1"
@@ -58,3 +61,9 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [r.strip() for r in value.split(",") if r.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> Settings:
+        refuse_unsafe(self, self.common,
+                      {"storage_root": self.store == "local" and self.storage_root == DEV_STORAGE_ROOT})
+        return self

@@ -15,14 +15,12 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
-from offerflow_shared import db, logs, topics
+from offerflow_shared import db, logs, service, topics
 from offerflow_shared.codec import encode, headers_for, key_of
 from offerflow_shared.envelope import Envelope
 from offerflow_shared.kafka import ensure_topics
-from offerflow_shared.runtime import Dispatcher, Sink
 from offerflow_shared.secrets import SecretBox
-from offerflow_shared.worker import FaustSink, run
-from offerflow_status_api import agents, app, handlers, supervisor
+from offerflow_status_api import handlers, supervisor
 from offerflow_status_api.adapters.auth import Auth
 from offerflow_status_api.adapters.history import CommandLog
 from offerflow_status_api.adapters.read_model import ReadModel
@@ -93,32 +91,37 @@ def build_api(settings: Settings) -> FastAPI:
     return create_app(open_resources, max_body_bytes=settings.max_body_bytes)
 
 
+# The projection reads every topic of the contract; its step supervisor writes to offerflow.publishing.
+PROJECTION = service.ServiceSpec(
+    name="status-projection",
+    consumes=tuple(t.name for t in topics.ALL),
+    emits=topics.PUBLISHING.name,  # the supervisor's step_overdue / step_timed_out
+    web_port="projection_web_port",
+    concurrency=None,
+)
+
+
 def build_projection(settings: Settings) -> faust.App:
-    faust_app = app.make_app(settings)
     # The pool needs the worker's event loop, so it is opened when the agent starts, not here.
-    projection, lifecycle = handlers.Deferred(), handlers.DeferredLifecycle()
-    opened: dict[str, asyncpg.Pool] = {}
+    pool: service.Late[asyncpg.Pool] = service.Late("the projection's database pool")
+    deps: service.Late[handlers.Deps] = service.Late("the read model")
 
     async def on_start() -> None:
-        pool = opened["pool"] = await open_database(settings.common.database_dsn)
-        projection.target = ReadModel(pool)
-        lifecycle.target = RunLifecycle(PgCommandStore(pool))
+        opened = pool.bind(await open_database(settings.common.database_dsn))
+        deps.bind(handlers.Deps(ReadModel(opened), RunLifecycle(PgCommandStore(opened))))
 
-    sink: Sink = FaustSink(faust_app)
+    worker = service.build(PROJECTION, handlers.HANDLERS, settings, deps, on_start=on_start)
     limits = {**supervisor.DEFAULT_LIMITS, **settings.step_limits}
 
     async def emit(env: Envelope) -> None:
-        await sink.send(topics.PUBLISHING.name, key_of(env), encode(env), headers_for(env))
+        await worker.sink.send(topics.PUBLISHING.name, key_of(env), encode(env), headers_for(env))
 
-    @faust_app.timer(interval=settings.supervisor_interval_seconds, on_leader=True)  # type: ignore[untyped-decorator]
+    @worker.app.timer(interval=settings.supervisor_interval_seconds, on_leader=True)  # type: ignore[untyped-decorator]
     async def supervise() -> None:
-        if "pool" in opened:
-            await supervisor.sweep(opened["pool"], emit, datetime.now(UTC), limits)
+        if pool.bound:
+            await supervisor.sweep(pool.get(), emit, datetime.now(UTC), limits)
 
-    dispatcher = Dispatcher(service=app.SERVICE, out_topic=app.EMITS,
-                            handlers=handlers.build_handlers(projection, lifecycle), sink=sink)
-    agents.register(faust_app, dispatcher, on_start)
-    return faust_app
+    return worker.app
 
 
 def main_api() -> None:
@@ -130,9 +133,7 @@ def main_api() -> None:
 
 
 def main_projection() -> None:
-    settings = Settings()
-    logs.configure(app.SERVICE, settings.common.log_level)
-    run(build_projection(settings), settings.common.log_level.lower())
+    service.main(PROJECTION, Settings, build_projection)
 
 
 def main_relay() -> None:

@@ -1,19 +1,18 @@
-"""Composition root: settings → adapters → handlers → dispatcher → Faust app. Nothing runs at import."""
+"""Composition root: settings → adapters → ``Deps`` → the shared worker runtime. Nothing runs at import."""
 
 from __future__ import annotations
 
 import faust
 import httpx
 
-from offerflow_shared import logs
+from offerflow_shared import service, topics
 from offerflow_shared.events import PublishRequested, ValidationFailed
-from offerflow_shared.failures import stage_failures
-from offerflow_shared.faults import Faults
-from offerflow_shared.runtime import Dispatcher, Sink
-from offerflow_shared.worker import FaustSink, run
-from offerflow_validation import agents, app, handlers
+from offerflow_validation import handlers
 from offerflow_validation.adapters.artifacts import ArtifactFetcher, FileFetcher, HttpFetcher, SchemeRouter
 from offerflow_validation.settings import Settings
+
+SPEC = service.stage("validation", (topics.PUBLISHING.name,), topics.VALIDATION.name,
+                     ends_run_with={PublishRequested: ValidationFailed})
 
 
 def build_fetcher(settings: Settings) -> ArtifactFetcher:
@@ -27,26 +26,9 @@ def build_fetcher(settings: Settings) -> ArtifactFetcher:
     return SchemeRouter(fetchers)
 
 
-# What the run ends with when the runtime gives up on an input (see offerflow_shared.failures).
-FAILURES = stage_failures({PublishRequested.event_type: ValidationFailed})
-
-
-def build_dispatcher(sink: Sink, fetcher: ArtifactFetcher, *, step_timeout: float | None = None,
-                     faults: Faults | None = None) -> Dispatcher:
-    return Dispatcher(service=app.SERVICE, out_topic=app.EMITS, handlers=handlers.build_handlers(fetcher), sink=sink,
-                      failure=FAILURES, step_timeout=step_timeout, faults=faults)
-
-
 def build(settings: Settings) -> faust.App:
-    faust_app = app.make_app(settings)
-    dispatcher = build_dispatcher(FaustSink(faust_app), build_fetcher(settings),
-                                  step_timeout=settings.step_timeout_seconds,
-                                  faults=Faults(settings.common.faults_dir, app.SERVICE))
-    agents.register(faust_app, dispatcher, concurrency=settings.concurrency)
-    return faust_app
+    return service.build(SPEC, handlers.HANDLERS, settings, handlers.Deps(build_fetcher(settings))).app
 
 
 def main() -> None:
-    settings = Settings()
-    logs.configure(app.SERVICE, settings.common.log_level)
-    run(build(settings), settings.common.log_level.lower())
+    service.main(SPEC, Settings, build)

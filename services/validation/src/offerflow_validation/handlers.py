@@ -1,9 +1,10 @@
-"""One function per event; the dict at the bottom is what the agent dispatches on."""
+"""One function per event, each taking the service's ``Deps`` first; ``HANDLERS`` at the bottom is the table the
+runtime dispatches on."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
+from dataclasses import dataclass
 
 from offerflow_shared.envelope import Envelope
 from offerflow_shared.events import (
@@ -13,18 +14,23 @@ from offerflow_shared.events import (
     ValidationPassed,
     ValidationStarted,
 )
-from offerflow_shared.runtime import Handler, Outbox, handles
+from offerflow_shared.runtime import Outbox
+from offerflow_shared.service import Handlers
 from offerflow_validation import rules
 from offerflow_validation.adapters.artifacts import ArtifactError, ArtifactFetcher
 
 
-async def on_publish_requested(env: Envelope, event: PublishRequested, out: Outbox, *,
-                               fetcher: ArtifactFetcher) -> None:
+@dataclass(frozen=True)
+class Deps:
+    fetcher: ArtifactFetcher
+
+
+async def on_publish_requested(deps: Deps, env: Envelope, event: PublishRequested, out: Outbox) -> None:
     await out.emit(ValidationStarted(message="Checking every rule of the offer, its logos and screenshots."))
     definition = event.offer.definition
     # The request's own time, not the clock: a redelivered request is judged exactly as the first time.
     problems = rules.check(definition, now=env.occurred_at)
-    problems += await artifact_problems(rules.artifacts(definition), fetcher)
+    problems += await artifact_problems(rules.artifacts(definition), deps.fetcher)
     errors = [p for p in problems if p.level == "error"]
     if errors:
         await out.emit(ValidationFailed(summary=rules.summary(errors), reasons=problems,
@@ -47,5 +53,4 @@ async def artifact_problems(found: list[rules.Artifact], fetcher: ArtifactFetche
     return [reason for result in results for reason in result]
 
 
-def build_handlers(fetcher: ArtifactFetcher) -> dict[str, Handler]:
-    return dict([handles(PublishRequested, functools.partial(on_publish_requested, fetcher=fetcher))])
+HANDLERS: Handlers[Deps] = {PublishRequested: on_publish_requested}

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from offerflow_shared.settings import CommonSettings
+from offerflow_shared.settings import CommonSettings, refuse_unsafe
 
 
 class Settings(BaseSettings):
@@ -22,3 +22,9 @@ class Settings(BaseSettings):
     # the handler is cancelled and the run fails with step-timed-out.
     step_timeout_seconds: float = Field(15 * 60, gt=0, le=7 * 24 * 3600)
     common: CommonSettings = Field(default_factory=CommonSettings)
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> Settings:
+        refuse_unsafe(self, self.common, {"allow_file_urls": self.allow_file_urls,
+                                          "allow_private_targets": self.allow_private_targets})
+        return self

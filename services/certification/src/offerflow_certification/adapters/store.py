@@ -37,24 +37,3 @@ class MemoryReportStore:
         if report.sha256 and report.reused_from_run is None:
             self.reusable.setdefault((report.sha256, report.certifier_version, profile),
                                      StoredReport(run_id, report))
-
-
-class LateReportStore:
-    """Stands in for the PostgreSQL store until the worker's event loop has made the pool."""
-
-    def __init__(self) -> None:
-        self._target: ReportStore | None = None
-
-    def bind(self, target: ReportStore) -> None:
-        self._target = target
-
-    def _store(self) -> ReportStore:
-        if self._target is None:
-            raise RuntimeError("the report store is not ready (on_start has not run)")
-        return self._target
-
-    async def find(self, sha256: str, certifier_version: str, profile: str) -> StoredReport | None:
-        return await self._store().find(sha256, certifier_version, profile)
-
-    async def save(self, *, offer_id: str, run_id: str, profile: str, report: DiskReport) -> None:
-        await self._store().save(offer_id=offer_id, run_id=run_id, profile=profile, report=report)

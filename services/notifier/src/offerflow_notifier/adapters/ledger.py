@@ -79,24 +79,3 @@ class MemoryLedger:
         self.rows[key] = status
         if error is not None:
             self.errors[key] = error
-
-
-class LateLedger:
-    """Stands in for the real ledger until the event loop runs and the database pool exists."""
-
-    def __init__(self) -> None:
-        self._target: Ledger | None = None
-
-    def bind(self, target: Ledger) -> None:
-        self._target = target
-
-    def _ledger(self) -> Ledger:
-        if self._target is None:
-            raise RuntimeError("the mail ledger is not ready (on_start has not run)")
-        return self._target
-
-    async def claim(self, record: MailRecord) -> Claim:
-        return await self._ledger().claim(record)
-
-    async def mark(self, record: MailRecord, status: MailStatus, error: str | None = None) -> None:
-        await self._ledger().mark(record, status, error)
