@@ -101,3 +101,16 @@ async def test_a_repeated_sweep_emits_the_same_event_ids() -> None:
     second = await supervisor.sweep(FakePool(rows), emit, later, LIMITS)
     assert [e.event_type for e in first] == ["offer.step_timed_out"]
     assert first[0].event_id == second[0].event_id
+
+
+async def test_a_sweep_on_the_timer_never_raises() -> None:
+    """The timer runs inside the projection worker: a database restart during a sweep must not crash it."""
+
+    class DownPool:
+        async def fetch(self, query: str, *args: Any) -> list[dict[str, Any]]:
+            raise ConnectionRefusedError(111, "Connect call failed")
+
+    async def emit(env: Any) -> None:
+        raise AssertionError("nothing to emit")
+
+    assert await supervisor.sweep_safely(DownPool(), emit, T0, LIMITS) == []

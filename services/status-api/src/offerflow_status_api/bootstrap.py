@@ -119,7 +119,7 @@ def build_projection(settings: Settings) -> faust.App:
     @worker.app.timer(interval=settings.supervisor_interval_seconds, on_leader=True)  # type: ignore[untyped-decorator]
     async def supervise() -> None:
         if pool.bound:
-            await supervisor.sweep(pool.get(), emit, datetime.now(UTC), limits)
+            await supervisor.sweep_safely(pool.get(), emit, datetime.now(UTC), limits)
 
     return worker.app
 

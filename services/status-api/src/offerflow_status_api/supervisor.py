@@ -10,6 +10,7 @@ enforce their own, shorter limit on a handler; this catches what they cannot, su
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ from offerflow_shared.events import Reason, StepOverdue, StepTimedOut
 from offerflow_shared.steps import StepId, step_info
 from offerflow_status_api import eta
 
+log = logging.getLogger("offerflow.supervisor")
 PRODUCER = "status-supervisor"
 SUPERVISED = (StepId.VALIDATION, StepId.CERTIFICATION, StepId.PROVISIONING, StepId.PACKAGING, StepId.LIVE)
 # Hard limits, well above each stage's own handler limit and the step's published ETA.
@@ -104,6 +106,16 @@ async def sweep(pool: Any, emit: Emit, now: datetime, limits: dict[StepId, int])
     for step in SUPERVISED:
         metrics.STEPS_OVERDUE.labels(step.value).set(overdue[step.value])
     return emitted
+
+
+async def sweep_safely(pool: Any, emit: Emit, now: datetime, limits: dict[StepId, int]) -> list[Envelope]:
+    """A sweep that never raises: it runs on the worker's timer, where an exception (the database restarting,
+    the broker away) would crash the whole projection. The next sweep simply looks again."""
+    try:
+        return await sweep(pool, emit, now, limits)
+    except Exception as exc:  # any failure: logged, and the next tick tries again
+        log.warning("step supervisor: sweep skipped (%r); retrying at the next interval", exc)
+        return []
 
 
 def _event_id(run_id: str, found: Finding) -> uuid.UUID:
