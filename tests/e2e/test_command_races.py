@@ -113,10 +113,12 @@ def test_parallel_publishes_start_one_run_per_offer_and_never_freeze(stack: Stac
 @pytest.mark.timeout(600)  # three whole pipelines to sign-off first, on two shared cores
 def test_go_live_and_cancel_raced_accept_one_and_the_end_state_agrees(stack: Stack, api: Api, e2e_token: str,
                                                                       tmp_path: Path) -> None:
-    image = build_linux_vhd(tmp_path / "os.vhd")
+    # One document for every offer: offer_doc writes its logos and screenshots beside the image, and
+    # rewriting them while validation reads them for the previous offer would fail that offer.
+    doc = offer_doc(build_linux_vhd(tmp_path / "os.vhd"))
     offers = [unique("race-signoff") for _ in range(3)]
     for offer in offers:
-        assert api.put(offer, offer_doc(image)).status_code == 201
+        assert api.put(offer, doc).status_code == 201
         assert api.publish(offer).status_code == 202
     for offer in offers:
         api.wait_status(offer, lambda d: d["status"] == "waitingForPublisherReview", timeout=450)
