@@ -16,11 +16,12 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from stack import free_port, port_open  # the stack's own port helpers (deploy/dev is on the path)
 
 VERSION = "3.37.0"
 ACCOUNT = "devstoreaccount1"
@@ -66,18 +67,6 @@ def install(quiet: bool = False) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.3)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 class Azurite:
     """One Azurite process (blob, queue and table services) with its data and log under ``run_dir``."""
 
@@ -101,7 +90,7 @@ class Azurite:
             raise RuntimeError(f"Azurite {VERSION} is not installed in {home()}: run scripts/install")
         self.stop()  # one left behind by an earlier run of the same directory
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.blob_port, self.table_port, self.queue_port = _free_port(), _free_port(), _free_port()
+        self.blob_port, self.table_port, self.queue_port = free_port(), free_port(), free_port()
         log = open(self.run_dir / "azurite.log", "ab")  # noqa: SIM115 - owned by the child process
         self.proc = subprocess.Popen(
             [str(binary()), "--blobHost", "127.0.0.1", "--blobPort", str(self.blob_port),
@@ -112,7 +101,7 @@ class Azurite:
             cwd=self.run_dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         self.pid_file.write_text(f"{self.proc.pid}\n")
         deadline = time.monotonic() + timeout
-        while not (_open(self.blob_port) and _open(self.table_port)):
+        while not (port_open(self.blob_port) and port_open(self.table_port)):
             if self.proc.poll() is not None:
                 raise RuntimeError(f"Azurite exited with {self.proc.returncode}; see {self.run_dir}/azurite.log")
             if time.monotonic() > deadline:
