@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -48,7 +49,11 @@ async def start_relay(settings: Settings, stop: asyncio.Event) -> Callable[[], A
     """The outbox relay on its own pool and producer; returns its closer."""
     pool = await open_database(settings.common.database_dsn, max_size=2)
     kafka = producer(settings)
-    await kafka.start()
+    try:
+        await kafka.start()
+    except BaseException:
+        await pool.close()
+        raise
     task = asyncio.create_task(OutboxRelay(pool, kafka).run(stop))
 
     async def close() -> None:
@@ -146,7 +151,18 @@ def main_relay() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        close = await start_relay(settings, stop)
+        # Started while the database or the broker is away (a restart), the relay waits for them instead of
+        # exiting: a relay that is not running leaves every accepted command off Kafka.
+        while not stop.is_set():
+            try:
+                close = await start_relay(settings, stop)
+                break
+            except Exception as exc:  # any start failure: wait a moment and try again
+                logging.getLogger("offerflow.outbox").warning("outbox relay cannot start yet (%r); retrying", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+        else:
+            return
         await stop.wait()
         await close()
 
