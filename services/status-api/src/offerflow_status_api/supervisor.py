@@ -32,20 +32,14 @@ DEFAULT_LIMITS = {StepId.VALIDATION: 3600, StepId.CERTIFICATION: 4 * 3600, StepI
                   StepId.PACKAGING: 3 * 3600, StepId.LIVE: 3 * 3600}
 
 
-def duration(seconds: int) -> str:
-    if seconds < 5400:
-        return f"{max(1, round(seconds / 60))} min"
-    return f"{round(seconds / 3600)} h" if seconds < 129600 else f"{round(seconds / 86400)} days"
-
-
 def overdue_text(ev: StepOverdue) -> str:
-    return (f"This step has been running for {duration(ev.running_seconds)}, more than twice the usual "
-            f"{duration(ev.expected_seconds)}. It is still running and nothing is needed from you yet; you will "
+    return (f"This step has been running for {eta.human(ev.running_seconds)}, more than twice the usual "
+            f"{eta.human(ev.expected_seconds)}. It is still running and nothing is needed from you yet; you will "
             "get a mail when it ends.")
 
 
 def timed_out(step: StepId, limit: int, emails: list[str]) -> StepTimedOut:
-    text = (f"This step was stopped: it ran past its limit of {duration(limit)}. The delay is on our side, not in "
+    text = (f"This step was stopped: it ran past its limit of {eta.human(limit)}. The delay is on our side, not in "
             "your offer. Publish again; if it happens again, open a support request from this step.")
     return StepTimedOut(step=step, limit_seconds=limit, summary=f"{step_info(step).name} took too long",
                         reasons=[Reason(code="step-timed-out", message=text)], notification_emails=emails)
