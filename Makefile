@@ -21,7 +21,7 @@ lint: install
 	uv run ruff check .
 
 typecheck: install
-	uv run mypy shared/src services/*/src
+	uv run mypy contract/src shared/src services/*/src cli/src
 
 check: lint typecheck test
 

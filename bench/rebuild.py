@@ -21,8 +21,8 @@ from aiokafka import AIOKafkaProducer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from offerflow_shared import codec, topics  # noqa: E402
-from offerflow_shared.envelope import Envelope, wrap  # noqa: E402
+from offerflow_contract import codec, topics  # noqa: E402
+from offerflow_contract.envelope import Envelope, wrap  # noqa: E402
 from offerflow_status_api.rebuild import read_batches, rebuild  # noqa: E402
 from tests.contract.examples import EXAMPLES  # noqa: E402
 

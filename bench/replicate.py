@@ -23,12 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "services/provisioning/src"), str(ROOT / "shared/src")]
 
+from offerflow_contract.events import CertifiedDisk  # noqa: E402
 from offerflow_provisioning import rules  # noqa: E402
 from offerflow_provisioning.adapters.regions import LocalRegionStore  # noqa: E402
 from offerflow_provisioning.adapters.sources import FileDiskSource, SchemeRouter  # noqa: E402
 from offerflow_provisioning.replicator import Replicator  # noqa: E402
 from offerflow_provisioning.settings import DEFAULT_REGIONS  # noqa: E402
-from offerflow_shared.events import CertifiedDisk  # noqa: E402
 
 MIB = 1024 * 1024
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from offerflow_cli.ops_dlq import ended_runs
 from offerflow_cli.ops_kafka import Record
-from offerflow_shared.codec import encode
-from offerflow_shared.dlq import DeadLetter
-from offerflow_shared.envelope import Envelope, wrap
-from offerflow_shared.events import (
+from offerflow_contract.codec import encode
+from offerflow_contract.dlq import DeadLetter
+from offerflow_contract.envelope import Envelope, wrap
+from offerflow_contract.events import (
     CertificationFailed,
     OfferSnapshot,
     PublishCanceled,

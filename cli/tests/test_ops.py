@@ -15,10 +15,10 @@ from typer.testing import CliRunner, Result
 
 from offerflow_cli import ops_kafka
 from offerflow_cli.main import _register, app
-from offerflow_shared.codec import decode, encode, headers_for
-from offerflow_shared.dlq import DeadLetter
-from offerflow_shared.envelope import Envelope, wrap
-from offerflow_shared.events import (
+from offerflow_contract.codec import decode, encode, headers_for
+from offerflow_contract.dlq import DeadLetter
+from offerflow_contract.envelope import Envelope, wrap
+from offerflow_contract.events import (
     CertificationFailed,
     CertificationProgressed,
     CertificationStarted,
@@ -28,8 +28,8 @@ from offerflow_shared.events import (
     ValidationPassed,
     ValidationStarted,
 )
+from offerflow_contract.topics import CERTIFICATION, PUBLISHING, VALIDATION
 from offerflow_shared.kafka import KafkaSink, ensure_topics
-from offerflow_shared.topics import CERTIFICATION, PUBLISHING, VALIDATION
 
 pytestmark = pytest.mark.integration
 BOOTSTRAP = os.environ.get("OFFERFLOW_KAFKA_BOOTSTRAP")

@@ -21,9 +21,9 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
+from offerflow_contract.topics import PARTITIONS
 from offerflow_shared.kafka import TopicReport, ensure_topics
 from offerflow_shared.settings import CommonSettings
-from offerflow_shared.topics import PARTITIONS
 
 
 def summary(report: TopicReport) -> tuple[list[str], list[str]]:

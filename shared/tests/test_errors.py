@@ -10,7 +10,7 @@ import pytest
 from aiokafka import errors as kafka_errors
 from pydantic import BaseModel, ValidationError
 
-from offerflow_shared.envelope import ContractError
+from offerflow_contract.envelope import ContractError
 from offerflow_shared.errors import Deterministic, Transient, is_transient
 from offerflow_shared.faults import InjectedFault
 from offerflow_shared.runtime import RetryPolicy

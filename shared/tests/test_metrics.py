@@ -7,9 +7,10 @@ import json
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from offerflow_shared import codec, metrics, ops
-from offerflow_shared.envelope import Envelope, wrap
-from offerflow_shared.events import CancelRequested
+from offerflow_contract import codec
+from offerflow_contract.envelope import Envelope, wrap
+from offerflow_contract.events import CancelRequested
+from offerflow_shared import metrics, ops
 from offerflow_shared.runtime import Dispatcher, Incoming, MemorySink, Outbox, RetryPolicy, handles
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from offerflow_shared import codec
-from offerflow_shared.envelope import Envelope, Event, wrap
-from offerflow_shared.events import (
+from offerflow_contract import codec
+from offerflow_contract.envelope import Envelope, Event, wrap
+from offerflow_contract.events import (
     CertificationFailed,
     GoLiveFailed,
     GoLiveRequested,

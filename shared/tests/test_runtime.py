@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from offerflow_shared import codec
-from offerflow_shared.envelope import Envelope, Event, wrap
-from offerflow_shared.events import CancelRequested, ValidationStarted
+from offerflow_contract import codec
+from offerflow_contract.envelope import Envelope, Event, wrap
+from offerflow_contract.events import CancelRequested, ValidationStarted
 from offerflow_shared.runtime import Dispatcher, Incoming, MemorySink, Outbox, RetryPolicy, handles
 
 

@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from offerflow_shared import codec, service, topics
-from offerflow_shared.envelope import Envelope, wrap
-from offerflow_shared.events import (
+from offerflow_contract import codec, topics
+from offerflow_contract.envelope import Envelope, wrap
+from offerflow_contract.events import (
     CancelRequested,
     OfferSnapshot,
     PublishRequested,
     ValidationFailed,
     ValidationStarted,
 )
+from offerflow_shared import service
 from offerflow_shared.faults import Faults
 from offerflow_shared.runtime import Incoming, MemorySink, Outbox, RetryPolicy
 from offerflow_shared.settings import CommonSettings

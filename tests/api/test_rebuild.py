@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from stack import BIN, Stack
 
-from offerflow_shared import topics
+from offerflow_contract import topics
 from tests.e2e.client import Api, offer_doc, unique
 from tests.images.builder import build_linux_vhd, build_variant
 

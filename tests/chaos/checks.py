@@ -22,7 +22,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from stack import Stack
 
-from offerflow_shared.topics import PARTITIONS, all_topic_names
+from offerflow_contract.topics import PARTITIONS, all_topic_names
 from tests.chaos.traffic import FAILED_STEP, FINAL, MAILS, TRANSITIONS, Client, Offer
 
 REGIONS = 8

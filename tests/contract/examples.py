@@ -1,4 +1,4 @@
-"""One example of every event type; `make samples` writes them to samples/ as the stored contract."""
+"""One example of every event type; `make samples` stores the new ones in the contract package's samples/."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from offerflow_shared import events as ev
-from offerflow_shared.envelope import Envelope, Event, wrap
-from offerflow_shared.steps import StepId
+from offerflow_contract import events as ev
+from offerflow_contract.envelope import Envelope, Event, wrap
+from offerflow_contract.steps import StepId
 
 SHA = "ab" * 32
 SNAP = ev.OfferSnapshot(offer_version=2, definition={"displayText": "Demo", "offer": {}, "plans": []},
@@ -77,9 +77,12 @@ def sample_documents() -> dict[str, Any]:
 
 if __name__ == "__main__":
     import json
-    from pathlib import Path
 
-    out = Path(__file__).parent / "samples"
-    out.mkdir(exist_ok=True)
+    from offerflow_contract.samples import SAMPLES_DIR
+
+    # A stored sample is what was once on a topic: never rewritten, only added for a new (type, version).
     for name, doc in sample_documents().items():
-        (out / f"{name}.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        path = SAMPLES_DIR / f"{name}.json"
+        if not path.exists():
+            path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+            print(f"stored {path}")

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from offerflow_shared import codec
-from offerflow_shared.envelope import ContractError, Envelope, UnknownEventType, registered_events
-from offerflow_shared.topics import ALL, all_topic_names
+from offerflow_contract import codec
+from offerflow_contract.envelope import ContractError, Envelope, UnknownEventType, registered_events
+from offerflow_contract.samples import Sample, stored_samples
+from offerflow_contract.topics import ALL, all_topic_names
 from tests.contract.examples import EXAMPLES, envelope_of
 
-SAMPLES = sorted((Path(__file__).parent / "samples").glob("*.json"))
+SAMPLES = list(stored_samples())
 
 
 def test_every_registered_event_has_an_example() -> None:
@@ -31,15 +31,16 @@ def test_round_trip(event: object) -> None:
 
 
 def test_every_registered_event_has_a_stored_sample() -> None:
-    stored = {p.stem for p in SAMPLES}
+    stored = {s.name for s in SAMPLES}
     assert {f"{t}.v{v}" for t, v in registered_events()} <= stored
 
 
-@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.stem)
-def test_stored_samples_still_parse(path: Path) -> None:
-    env = codec.decode(path.read_bytes())
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.name)
+def test_stored_samples_still_parse(sample: Sample) -> None:
+    env = codec.decode(sample.raw)
     event = env.event()
-    assert f"{event.event_type}.v{event.schema_version}" == path.stem
+    assert f"{env.event_type}.v{env.schema_version}" == sample.name
+    assert event.event_type == env.event_type
 
 
 @pytest.mark.parametrize("raw", [b"", b"not json", b"[]", b'{"event_type": "x"}', None,

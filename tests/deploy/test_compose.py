@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from offerflow_shared.topics import all_topic_names
+from offerflow_contract.topics import all_topic_names
 
 from .manifests import COMPOSE_DIR, env_file, environment, interpolate, load_compose, settings_from, variables
 from .workspace import DEPLOY, EMBEDDED, NEEDS, ROOT, RUNTIME_ENV, known_names, service_scripts

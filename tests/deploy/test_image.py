@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from offerflow_shared.topics import PARTITIONS, all_topic_names
+from offerflow_contract.topics import PARTITIONS, all_topic_names
 
 from .workspace import DEPLOY, ROOT, workspace_members
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from offerflow_contract.topics import PARTITIONS, PUBLISHING, TOPIC_CONFIGS, all_topic_names
 from offerflow_shared.kafka import TopicReport, config_changes, ensure_topics, partition_problem
-from offerflow_shared.topics import PARTITIONS, PUBLISHING, TOPIC_CONFIGS, all_topic_names
 
 from .manifests import COMPOSE_DIR, K8S_DIR, env_file, k8s_documents, load_compose
 from .workspace import DEPLOY

@@ -17,8 +17,8 @@ import pytest
 from stack import Stack
 
 from offerflow_cli.ops_kafka import read_to_end
-from offerflow_shared.codec import decode
-from offerflow_shared.events import CertificationFailed
+from offerflow_contract.codec import decode
+from offerflow_contract.events import CertificationFailed
 from tests.e2e.client import Api, offer_doc, unique
 from tests.images.builder import build_linux_vhd
 

@@ -24,8 +24,8 @@ from offerflow_certification.image.certifier import Profile, format_tests, os_te
 from offerflow_certification.image.disk import Region
 from offerflow_certification.image.ext4 import Ext4
 from offerflow_certification.image.findings import Finding, ImageError
-from offerflow_shared import codec
-from offerflow_shared.envelope import ContractError
+from offerflow_contract import codec
+from offerflow_contract.envelope import ContractError
 from tests.contract.examples import sample_documents
 
 FUZZ = settings(derandomize=True, deadline=None, max_examples=150,

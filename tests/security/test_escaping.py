@@ -23,10 +23,10 @@ import pytest
 from playwright.sync_api import Dialog, Page, expect
 from stack import Stack
 
+from offerflow_contract.events import OfferSnapshot
 from offerflow_packaging.assets import Assets
 from offerflow_packaging.listing import build_listing
 from offerflow_packaging.render import render_page
-from offerflow_shared.events import OfferSnapshot
 from tests.e2e.client import Api, offer_doc, unique
 from tests.images.builder import build_linux_vhd
 from tests.offers.factory import IMAGES, VM, M

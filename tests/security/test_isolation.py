@@ -18,8 +18,8 @@ import httpx
 import pytest
 from stack import Stack, create_publisher
 
-from offerflow_shared import topics
-from offerflow_shared.topics import PARTITIONS
+from offerflow_contract import topics
+from offerflow_contract.topics import PARTITIONS
 from tests.e2e.client import Api, V, offer_doc, unique
 from tests.images.builder import build_linux_vhd
 
@@ -155,7 +155,7 @@ def _read_all_records(bootstrap: str) -> list[str]:
                                     auto_offset_reset="earliest")
         await consumer.start()
         try:
-            # Every topic and its .dlq is created with PARTITIONS partitions (offerflow_shared.topics).
+            # Every topic and its .dlq is created with PARTITIONS partitions (offerflow_contract.topics).
             parts = [TopicPartition(name, p) for name in topics.all_topic_names(with_dlq=True)
                      for p in range(PARTITIONS)]
             consumer.assign(parts)

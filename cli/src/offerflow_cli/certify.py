@@ -15,7 +15,7 @@ from offerflow_certification import report
 from offerflow_certification.adapters.source import FileDiskSource, HttpDiskSource, RoutingDiskSource
 from offerflow_certification.image.certifier import Profile
 from offerflow_certification.image.findings import ImageError
-from offerflow_shared.events import DiskReport
+from offerflow_contract.events import DiskReport
 
 EXIT_PASS, EXIT_FAIL, EXIT_UNREADABLE = 0, 1, 2
 _LIMIT = 1024 * 1024**3 + 512

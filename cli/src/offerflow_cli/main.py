@@ -20,9 +20,13 @@ def _register() -> None:
     from offerflow_cli import commands
 
     for name, sub in commands.groups().items():
-        app.add_typer(sub, name=name)
+        if isinstance(sub, typer.Typer):
+            app.add_typer(sub, name=name)
+        else:  # a group whose extra is not installed
+            app.command(name=name, context_settings=sub.__dict__.get("context_settings"))(sub)
     for fn in commands.top_level():
-        app.command()(fn)
+        # A command whose extra is not installed takes any arguments, to say which extra it needs.
+        app.command(context_settings=fn.__dict__.get("context_settings"))(fn)
 
 
 def main() -> None:

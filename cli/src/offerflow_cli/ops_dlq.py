@@ -42,9 +42,9 @@ from offerflow_cli.ops_kafka import (
     run_async,
 )
 from offerflow_cli.output import Out
-from offerflow_shared.codec import decode
-from offerflow_shared.envelope import ContractError, Envelope
-from offerflow_shared.events import (
+from offerflow_contract.codec import decode
+from offerflow_contract.envelope import ContractError, Envelope
+from offerflow_contract.events import (
     CertificationPassed,
     GoLiveRequested,
     ProvisioningPassed,
@@ -52,7 +52,7 @@ from offerflow_shared.events import (
     StageFailed,
     ValidationPassed,
 )
-from offerflow_shared.topics import ALL, CERTIFICATION, DLQ_SUFFIX, PACKAGING, PROVISIONING, PUBLISHING, VALIDATION
+from offerflow_contract.topics import ALL, CERTIFICATION, DLQ_SUFFIX, PACKAGING, PROVISIONING, PUBLISHING, VALIDATION
 
 GROUP = "offerflow-dlq-replay"
 REPLAYED_FROM = "offerflow.replayed-from"

@@ -17,8 +17,8 @@ from aiokafka.errors import KafkaError
 from offerflow_cli.config import ConfigError
 from offerflow_cli.exits import Exit
 from offerflow_cli.output import Out
-from offerflow_shared.codec import decode
-from offerflow_shared.envelope import ContractError, Envelope
+from offerflow_contract.codec import decode
+from offerflow_contract.envelope import ContractError, Envelope
 
 Bootstrap = Annotated[str | None, typer.Option("--bootstrap", envvar="OFFERFLOW_KAFKA_BOOTSTRAP", show_envvar=True,
                                                help="Kafka bootstrap HOST:PORT (default: .run/endpoints.json).")]

@@ -13,7 +13,7 @@ import typer
 from offerflow_cli.config import kafka_bootstrap
 from offerflow_cli.ops_kafka import Bootstrap, Json, Record, describe, follow, line, read_to_end, run_async
 from offerflow_cli.output import Out
-from offerflow_shared.topics import all_topic_names
+from offerflow_contract.topics import all_topic_names
 
 
 def story(records: Sequence[Record], offer_id: str) -> list[Record]:

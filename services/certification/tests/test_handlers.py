@@ -8,15 +8,16 @@ from offerflow_certification import bootstrap, handlers
 from offerflow_certification.adapters.source import FileDiskSource
 from offerflow_certification.adapters.store import MemoryReportStore
 from offerflow_certification.rules import APPROVED_BASE_KEY
-from offerflow_shared import codec, service
-from offerflow_shared.envelope import wrap
-from offerflow_shared.events import (
+from offerflow_contract import codec
+from offerflow_contract.envelope import wrap
+from offerflow_contract.events import (
     CertificationFailed,
     CertificationPassed,
     CertificationProgressed,
     OfferSnapshot,
     ValidationPassed,
 )
+from offerflow_shared import service
 from offerflow_shared.runtime import Incoming, MemorySink
 from tests.images.builder import build_linux_vhd, build_variant
 from tests.images.os_variants import build_os_variant

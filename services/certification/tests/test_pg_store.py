@@ -10,9 +10,9 @@ import pytest
 
 from offerflow_certification.adapters.pg_store import PostgresReportStore
 from offerflow_certification.bootstrap import MIGRATIONS
+from offerflow_contract.events import DiskReport
+from offerflow_contract.events import TestOutcome as Outcome
 from offerflow_shared import db
-from offerflow_shared.events import DiskReport
-from offerflow_shared.events import TestOutcome as Outcome
 
 DSN = os.environ.get("OFFERFLOW_DATABASE_DSN")
 pytestmark = [pytest.mark.integration,

@@ -5,13 +5,13 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from offerflow_contract.codec import encode
+from offerflow_contract.envelope import Envelope, Event, wrap
 from offerflow_notifier import bootstrap, handlers
 from offerflow_notifier.adapters.ledger import MemoryLedger
 from offerflow_notifier.adapters.mailer import MemoryMailer
 from offerflow_notifier.delivery import Notifier
 from offerflow_shared import service
-from offerflow_shared.codec import encode
-from offerflow_shared.envelope import Envelope, Event, wrap
 from offerflow_shared.runtime import Dispatcher, Incoming, MemorySink, RetryPolicy
 
 PUBLIC_URL = "https://portal.example.test"

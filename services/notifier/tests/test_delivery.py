@@ -8,15 +8,15 @@ from email.message import EmailMessage
 
 import pytest
 
+from offerflow_contract.envelope import Envelope
+from offerflow_contract.events import NotificationSent, PublishCanceled, ValidationFailed
+from offerflow_contract.events.base import Reason
 from offerflow_notifier import rules
 from offerflow_notifier.adapters.ledger import MailStatus, MemoryLedger
 from offerflow_notifier.adapters.mailer import MemoryMailer, PermanentMailError, TransientMailError
 from offerflow_notifier.bootstrap import build_notifier
 from offerflow_notifier.delivery import Notifier
 from offerflow_notifier.settings import Settings
-from offerflow_shared.envelope import Envelope
-from offerflow_shared.events import NotificationSent, PublishCanceled, ValidationFailed
-from offerflow_shared.events.base import Reason
 from offerflow_shared.runtime import Dispatcher, MemorySink
 
 from .conftest import SENDER, Deliver, envelope, incoming

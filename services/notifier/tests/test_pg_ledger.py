@@ -10,6 +10,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from offerflow_contract.codec import encode
+from offerflow_contract.envelope import wrap
+from offerflow_contract.events import PublishCanceled
 from offerflow_notifier import bootstrap, handlers
 from offerflow_notifier.adapters.ledger import Claim, MailRecord, MailStatus
 from offerflow_notifier.adapters.mailer import SmtpMailer
@@ -18,9 +21,6 @@ from offerflow_notifier.bootstrap import MIGRATIONS
 from offerflow_notifier.delivery import Notifier
 from offerflow_notifier.sink import MailSink
 from offerflow_shared import db, service
-from offerflow_shared.codec import encode
-from offerflow_shared.envelope import wrap
-from offerflow_shared.events import PublishCanceled
 from offerflow_shared.runtime import Dispatcher, Incoming, MemorySink
 
 pytestmark = [

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
-from offerflow_notifier.adapters.mailer import MemoryMailer
-from offerflow_shared.events import (
+from offerflow_contract.events import (
     CertificationFailed,
     GoLiveFailed,
     NotificationSent,
@@ -22,8 +21,9 @@ from offerflow_shared.events import (
     SupportRequestOpened,
     ValidationFailed,
 )
+from offerflow_contract.steps import StepId, step_info
+from offerflow_notifier.adapters.mailer import MemoryMailer
 from offerflow_shared.runtime import MemorySink
-from offerflow_shared.steps import StepId, step_info
 
 from .conftest import PUBLIC_URL, SENDER, Deliver, envelope
 

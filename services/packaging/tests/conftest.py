@@ -9,6 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from offerflow_contract.codec import encode
+from offerflow_contract.envelope import Envelope, Event, wrap
+from offerflow_contract.events import CertifiedDisk, OfferSnapshot, ProvisioningPassed, Replica
 from offerflow_packaging import handlers
 from offerflow_packaging.access import PreviewAccess
 from offerflow_packaging.adapters.artifacts import MemoryArtifactSource
@@ -17,9 +20,6 @@ from offerflow_packaging.adapters.leads import NoLeadDestination
 from offerflow_packaging.adapters.pages import MemoryPageStore
 from offerflow_packaging.storefront import Storefront
 from offerflow_shared import service
-from offerflow_shared.codec import encode
-from offerflow_shared.envelope import Envelope, Event, wrap
-from offerflow_shared.events import CertifiedDisk, OfferSnapshot, ProvisioningPassed, Replica
 from offerflow_shared.offer import IMAGES_KEY, MARKETPLACE, VM
 from offerflow_shared.runtime import Dispatcher, Incoming, MemorySink, RetryPolicy
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from offerflow_contract.events import GoLiveRequested, PackagingFailed, PreviewReady, PublishCanceled
 from offerflow_packaging import storefront
 from offerflow_packaging.adapters.artifacts import (
     ArtifactError,
@@ -24,7 +25,6 @@ from offerflow_packaging.assets import asset_path, image_extension
 from offerflow_packaging.bootstrap import SPEC
 from offerflow_packaging.settings import Settings
 from offerflow_shared import service
-from offerflow_shared.events import GoLiveRequested, PackagingFailed, PreviewReady, PublishCanceled
 
 KEY = ("contoso", "web-server")
 SLUG = "contoso.web-server"

@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 from jinja2 import TemplateError
 
-from offerflow_packaging import access_rules, handlers
-from offerflow_packaging.adapters.pages import MemoryPageStore
-from offerflow_shared.events import (
+from offerflow_contract.events import (
     GoLiveFailed,
     GoLiveRequested,
     OfferWentLive,
@@ -23,6 +21,8 @@ from offerflow_shared.events import (
     PreviewWithdrawn,
     PublishCanceled,
 )
+from offerflow_packaging import access_rules, handlers
+from offerflow_packaging.adapters.pages import MemoryPageStore
 
 KEY = ("contoso", "web-server")
 

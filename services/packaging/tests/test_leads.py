@@ -14,12 +14,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from offerflow_contract.events import PackagingFailed, PackagingPassed, PackagingProgressed
 from offerflow_packaging import lead_rules
 from offerflow_packaging.adapters.lead_http import HttpsEndpointSender, SalesforceSender, TargetGuard
 from offerflow_packaging.adapters.lead_table import TableSender
 from offerflow_packaging.adapters.leads import LeadRouter, MemoryLeadSender
 from offerflow_packaging.adapters.pages import MemoryPageStore
-from offerflow_shared.events import PackagingFailed, PackagingPassed, PackagingProgressed
 from offerflow_shared.offer import MARKETPLACE
 
 

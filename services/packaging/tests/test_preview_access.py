@@ -5,11 +5,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from offerflow_packaging.adapters.grants import MemoryGrantStore
-from offerflow_packaging.adapters.pages import MemoryPageStore
-from offerflow_packaging.storefront import NOT_FOUND, UNAVAILABLE
-from offerflow_shared.envelope import Envelope, Event, wrap
-from offerflow_shared.events import (
+from offerflow_contract.envelope import Envelope, Event, wrap
+from offerflow_contract.events import (
     GoLiveFailed,
     GoLiveRequested,
     OfferDraftSaved,
@@ -22,7 +19,10 @@ from offerflow_shared.events import (
     Reason,
     StepTimedOut,
 )
-from offerflow_shared.steps import StepId
+from offerflow_contract.steps import StepId
+from offerflow_packaging.adapters.grants import MemoryGrantStore
+from offerflow_packaging.adapters.pages import MemoryPageStore
+from offerflow_packaging.storefront import NOT_FOUND, UNAVAILABLE
 
 SLUG = "contoso.web-server"
 

@@ -5,9 +5,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from offerflow_contract.events import GoLiveRequested, PreviewReady
 from offerflow_packaging.adapters.pages import LocalPageStore, MemoryPageStore
 from offerflow_packaging.storefront import NOT_FOUND
-from offerflow_shared.events import GoLiveRequested, PreviewReady
 
 SLUG = "contoso.web-server"
 

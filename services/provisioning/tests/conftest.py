@@ -8,12 +8,12 @@ from types import ModuleType
 
 import pytest
 
+from offerflow_contract.codec import encode
+from offerflow_contract.envelope import Envelope, wrap
+from offerflow_contract.events import CertificationPassed, CertifiedDisk, OfferSnapshot
 from offerflow_provisioning import handlers
 from offerflow_provisioning.replicator import Replicator
 from offerflow_shared import service
-from offerflow_shared.codec import encode
-from offerflow_shared.envelope import Envelope, wrap
-from offerflow_shared.events import CertificationPassed, CertifiedDisk, OfferSnapshot
 from offerflow_shared.runtime import Dispatcher, Incoming, MemorySink, RetryPolicy
 
 REGIONS = ("eastus", "westeurope", "japaneast")

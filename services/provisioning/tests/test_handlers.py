@@ -5,15 +5,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from offerflow_provisioning.adapters.regions import LocalRegionStore, MemoryRegionStore
-from offerflow_provisioning.adapters.sources import FileDiskSource, MemoryDiskSource, SchemeRouter
-from offerflow_provisioning.replicator import Replicator
-from offerflow_shared.events import (
+from offerflow_contract.events import (
     ProvisioningFailed,
     ProvisioningPassed,
     ProvisioningProgressed,
     ProvisioningStarted,
 )
+from offerflow_provisioning.adapters.regions import LocalRegionStore, MemoryRegionStore
+from offerflow_provisioning.adapters.sources import FileDiskSource, MemoryDiskSource, SchemeRouter
+from offerflow_provisioning.replicator import Replicator
 
 MIB = 1024 * 1024
 

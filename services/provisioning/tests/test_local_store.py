@@ -5,10 +5,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, BinaryIO
 
+from offerflow_contract.events import ProvisioningPassed
 from offerflow_provisioning.adapters.regions import LocalRegionStore
 from offerflow_provisioning.adapters.sources import FileDiskSource, SchemeRouter
 from offerflow_provisioning.replicator import Replicator
-from offerflow_shared.events import ProvisioningPassed
 
 MIB = 1024 * 1024
 

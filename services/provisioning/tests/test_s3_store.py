@@ -12,11 +12,11 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from offerflow_contract.events import ProvisioningFailed, ProvisioningPassed
 from offerflow_provisioning.adapters.s3 import S3RegionStore
 from offerflow_provisioning.adapters.sources import FileDiskSource, SchemeRouter
 from offerflow_provisioning.replicator import Replicator
 from offerflow_provisioning.rules import ReplicaKey
-from offerflow_shared.events import ProvisioningFailed, ProvisioningPassed
 
 MIB = 1024 * 1024
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}

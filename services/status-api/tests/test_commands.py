@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from offerflow_shared.envelope import Envelope, Event, wrap
-from offerflow_shared.events import (
+from offerflow_contract.envelope import Envelope, Event, wrap
+from offerflow_contract.events import (
     CancelRequested,
     CertificationFailed,
     GoLiveFailed,

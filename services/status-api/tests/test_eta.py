@@ -7,9 +7,8 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
-from offerflow_shared import service
-from offerflow_shared.envelope import Envelope, wrap
-from offerflow_shared.events import (
+from offerflow_contract.envelope import Envelope, wrap
+from offerflow_contract.events import (
     CertificationFailed,
     CertificationPassed,
     CertificationStarted,
@@ -19,8 +18,9 @@ from offerflow_shared.events import (
     ValidationPassed,
     ValidationStarted,
 )
+from offerflow_contract.steps import StepId
+from offerflow_shared import service
 from offerflow_shared.runtime import MemorySink, Outbox
-from offerflow_shared.steps import StepId
 from offerflow_status_api import eta
 from offerflow_status_api.commands.lifecycle import RunLifecycle
 from offerflow_status_api.commands.memory import MemoryCommandStore

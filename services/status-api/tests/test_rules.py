@@ -4,8 +4,8 @@ import itertools
 import random
 from datetime import UTC, datetime, timedelta
 
-from offerflow_shared.envelope import Envelope, Event, wrap
-from offerflow_shared.events import (
+from offerflow_contract.envelope import Envelope, Event, wrap
+from offerflow_contract.events import (
     CertificationFailed,
     CertificationPassed,
     CertificationStarted,
@@ -22,7 +22,7 @@ from offerflow_shared.events import (
     ValidationPassed,
     ValidationStarted,
 )
-from offerflow_shared.steps import OfferStatus, StepId, StepStatus
+from offerflow_contract.steps import OfferStatus, StepId, StepStatus
 from offerflow_status_api.cancel_view import CANCELED_MESSAGE, offer_status
 from offerflow_status_api.rules import fold_run, status_document
 

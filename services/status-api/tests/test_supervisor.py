@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from offerflow_shared.envelope import wrap
-from offerflow_shared.events import (
+from offerflow_contract.envelope import wrap
+from offerflow_contract.events import (
     CertificationStarted,
     OfferSnapshot,
     PublishRequested,
@@ -16,7 +16,7 @@ from offerflow_shared.events import (
     ValidationPassed,
     ValidationStarted,
 )
-from offerflow_shared.steps import StepId
+from offerflow_contract.steps import StepId
 from offerflow_status_api import supervisor
 from offerflow_status_api.commands import CommandService, Publish, RunPhase, SaveDraft
 from offerflow_status_api.commands.lifecycle import RunLifecycle

@@ -5,9 +5,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from offerflow_shared import codec, service
-from offerflow_shared.envelope import wrap
-from offerflow_shared.events import OfferSnapshot, PublishRequested, ValidationFailed, ValidationPassed
+from offerflow_contract import codec
+from offerflow_contract.envelope import wrap
+from offerflow_contract.events import OfferSnapshot, PublishRequested, ValidationFailed, ValidationPassed
+from offerflow_shared import service
 from offerflow_shared.runtime import Incoming, MemorySink
 from offerflow_validation import bootstrap, handlers
 from offerflow_validation.adapters.artifacts import MemoryFetcher

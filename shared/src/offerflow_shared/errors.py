@@ -16,7 +16,7 @@ import httpx
 from aiokafka import errors as kafka_errors
 from pydantic import ValidationError
 
-from offerflow_shared.envelope import ContractError
+from offerflow_contract.envelope import ContractError
 
 
 class Transient(Exception):

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from offerflow_shared.envelope import Envelope, Event
-from offerflow_shared.events.base import Reason, StageFailed
-from offerflow_shared.steps import StepId, step_info
+from offerflow_contract.envelope import Envelope, Event
+from offerflow_contract.events.base import Reason, StageFailed
+from offerflow_contract.steps import StepId, step_info
 
 INTERNAL_ERROR = "internal-error"
 STEP_TIMED_OUT = "step-timed-out"

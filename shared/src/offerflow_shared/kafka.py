@@ -14,8 +14,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
-from offerflow_shared.codec import Headers
-from offerflow_shared.topics import PARTITIONS, TOPIC_CONFIGS, all_topic_names
+from offerflow_contract.codec import Headers
+from offerflow_contract.topics import PARTITIONS, TOPIC_CONFIGS, all_topic_names
 
 log = logging.getLogger("offerflow.kafka")
 

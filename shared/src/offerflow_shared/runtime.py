@@ -15,15 +15,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from offerflow_shared.codec import Headers, decode, encode, header, headers_for
-from offerflow_shared.dlq import DeadLetter
-from offerflow_shared.envelope import ContractError, E, Envelope, Event, stable_event_id
+from offerflow_contract.codec import Headers, decode, encode, header, headers_for
+from offerflow_contract.dlq import DeadLetter
+from offerflow_contract.envelope import ContractError, E, Envelope, Event, stable_event_id
+from offerflow_contract.topics import DLQ_SUFFIX
 from offerflow_shared.errors import is_transient
 from offerflow_shared.failures import INTERNAL_ERROR, STEP_TIMED_OUT, FailureFactory, GaveUp
 from offerflow_shared.faults import NO_FAULTS, Faults
 from offerflow_shared.logs import bind
 from offerflow_shared.metrics import DispatchMetrics
-from offerflow_shared.topics import DLQ_SUFFIX
 
 log = logging.getLogger("offerflow.runtime")
 

@@ -15,9 +15,9 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import faust
 
+from offerflow_contract.envelope import Envelope, Event
+from offerflow_contract.events import StageFailed
 from offerflow_shared import logs, ops
-from offerflow_shared.envelope import Envelope, Event
-from offerflow_shared.events import StageFailed
 from offerflow_shared.failures import FailureFactory, stage_failures
 from offerflow_shared.faults import Faults
 from offerflow_shared.runtime import Dispatcher, Handler, Outbox, Sink, handles

@@ -8,10 +8,10 @@ from typing import Any
 
 import faust
 
+from offerflow_contract.codec import Headers
+from offerflow_contract.topics import PARTITIONS, TOPIC_CONFIGS
 from offerflow_shared import logs, ops
-from offerflow_shared.codec import Headers
 from offerflow_shared.runtime import Dispatcher, Incoming
-from offerflow_shared.topics import PARTITIONS, TOPIC_CONFIGS
 
 
 def create_app(service: str, *, bootstrap: str, web_port: int, replication_factor: int = 1) -> faust.App:

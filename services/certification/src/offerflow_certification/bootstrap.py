@@ -10,8 +10,9 @@ from offerflow_certification import handlers
 from offerflow_certification.adapters.pg_store import PostgresReportStore
 from offerflow_certification.adapters.source import DiskSource, FileDiskSource, HttpDiskSource, RoutingDiskSource
 from offerflow_certification.settings import Settings
-from offerflow_shared import db, service, topics
-from offerflow_shared.events import CertificationFailed, ValidationPassed
+from offerflow_contract import topics
+from offerflow_contract.events import CertificationFailed, ValidationPassed
+from offerflow_shared import db, service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -11,8 +11,8 @@ from offerflow_certification.adapters.source import DiskSource
 from offerflow_certification.adapters.store import ReportStore
 from offerflow_certification.image.certifier import CERTIFIER_VERSION, Profile
 from offerflow_certification.image.findings import ImageError
-from offerflow_shared.envelope import Envelope
-from offerflow_shared.events import (
+from offerflow_contract.envelope import Envelope
+from offerflow_contract.events import (
     CertificationFailed,
     CertificationPassed,
     CertificationProgressed,

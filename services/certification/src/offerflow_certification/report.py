@@ -13,7 +13,7 @@ from offerflow_certification.adapters.source import LocalImage
 from offerflow_certification.image.catalog import TESTS, description_of, name_of
 from offerflow_certification.image.certifier import CERTIFIER_VERSION, OsResult, Profile, format_tests, os_tests
 from offerflow_certification.image.findings import Finding, ImageError
-from offerflow_shared.events import DiskReport, TestOutcome
+from offerflow_contract.events import DiskReport, TestOutcome
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from offerflow_certification.image.certifier import Profile
-from offerflow_shared.events import DiskReport, Reason
+from offerflow_contract.events import DiskReport, Reason
 from offerflow_shared.offer import COREVM, DiskRef, plans
 
 APPROVED_BASE_KEY = COREVM + "approvedBaseImage"

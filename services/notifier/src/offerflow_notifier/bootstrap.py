@@ -7,13 +7,14 @@ from pathlib import Path
 
 import faust
 
+from offerflow_contract import topics
 from offerflow_notifier import handlers
 from offerflow_notifier.adapters.ledger import Ledger
 from offerflow_notifier.adapters.mailer import SmtpMailer
 from offerflow_notifier.adapters.pg_ledger import PostgresLedger
 from offerflow_notifier.delivery import Notifier, mail_retry
 from offerflow_notifier.settings import Settings
-from offerflow_shared import db, service, topics
+from offerflow_shared import db, service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger("offerflow.notifier")

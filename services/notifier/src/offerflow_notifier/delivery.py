@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from offerflow_contract.envelope import Envelope
+from offerflow_contract.events import NotificationSent
 from offerflow_notifier import rules
 from offerflow_notifier.adapters.ledger import Claim, Ledger, MailRecord, MailStatus
 from offerflow_notifier.adapters.mailer import Mailer, PermanentMailError, TransientMailError
 from offerflow_notifier.render import Rendered, Renderer
 from offerflow_shared.backoff import Sleep, retrying
-from offerflow_shared.envelope import Envelope
-from offerflow_shared.events import NotificationSent
 from offerflow_shared.runtime import Outbox, RetryPolicy
 
 log = logging.getLogger("offerflow.notifier")

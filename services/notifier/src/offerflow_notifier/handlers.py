@@ -3,10 +3,8 @@ runtime dispatches on."""
 
 from __future__ import annotations
 
-from offerflow_notifier import rules
-from offerflow_notifier.delivery import Notifier
-from offerflow_shared.envelope import Envelope
-from offerflow_shared.events import (
+from offerflow_contract.envelope import Envelope
+from offerflow_contract.events import (
     CertificationFailed,
     GoLiveFailed,
     OfferWentLive,
@@ -20,6 +18,8 @@ from offerflow_shared.events import (
     SupportRequestOpened,
     ValidationFailed,
 )
+from offerflow_notifier import rules
+from offerflow_notifier.delivery import Notifier
 from offerflow_shared.runtime import Outbox
 from offerflow_shared.service import Handlers
 

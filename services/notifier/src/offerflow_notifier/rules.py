@@ -9,8 +9,8 @@ from email.utils import parseaddr
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from offerflow_shared.envelope import Envelope
-from offerflow_shared.events import (
+from offerflow_contract.envelope import Envelope
+from offerflow_contract.events import (
     OfferWentLive,
     PreviewReady,
     PublishCanceled,
@@ -19,7 +19,7 @@ from offerflow_shared.events import (
     StepTimedOut,
     SupportRequestOpened,
 )
-from offerflow_shared.steps import StepId, step_info
+from offerflow_contract.steps import StepId, step_info
 
 PUBLISH_ACCEPTED = "publish_accepted"
 STEP_FAILED = "step_failed"

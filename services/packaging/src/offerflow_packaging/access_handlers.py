@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from offerflow_contract.envelope import Envelope
+from offerflow_contract.events import OfferDraftSaved, PreviewAudienceChanged, PublishRequested, StepTimedOut
 from offerflow_packaging import rules
 from offerflow_packaging.access import PreviewAccess
-from offerflow_shared.envelope import Envelope
-from offerflow_shared.events import OfferDraftSaved, PreviewAudienceChanged, PublishRequested, StepTimedOut
 from offerflow_shared.offer import marketplace
 from offerflow_shared.runtime import Outbox
 

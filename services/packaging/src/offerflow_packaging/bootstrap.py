@@ -5,6 +5,9 @@ from __future__ import annotations
 import faust
 import httpx
 
+from offerflow_contract import topics
+from offerflow_contract.envelope import Envelope
+from offerflow_contract.events import GoLiveFailed, GoLiveRequested, PackagingFailed, ProvisioningPassed
 from offerflow_packaging import handlers, lead_rules, storefront
 from offerflow_packaging.access import PreviewAccess
 from offerflow_packaging.adapters.artifacts import ArtifactSource, FileSource, HttpSource, SchemeRouter
@@ -16,9 +19,7 @@ from offerflow_packaging.adapters.leads import LeadRouter
 from offerflow_packaging.adapters.pages import LocalPageStore
 from offerflow_packaging.adapters.pg_grants import MIGRATIONS, LazyPool, PostgresGrantStore
 from offerflow_packaging.settings import Settings
-from offerflow_shared import db, service, topics
-from offerflow_shared.envelope import Envelope
-from offerflow_shared.events import GoLiveFailed, GoLiveRequested, PackagingFailed, ProvisioningPassed
+from offerflow_shared import db, service
 from offerflow_shared.secrets import SecretBox
 
 # A given-up offer.publish_canceled is only dead-lettered: that run has already ended, canceled.

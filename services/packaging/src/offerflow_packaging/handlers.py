@@ -10,16 +10,8 @@ from typing import Any
 
 from jinja2 import TemplateError
 
-from offerflow_packaging import access_handlers, rules
-from offerflow_packaging.access import PreviewAccess
-from offerflow_packaging.adapters.artifacts import ArtifactSource
-from offerflow_packaging.adapters.leads import LeadDestination
-from offerflow_packaging.adapters.pages import PageStore
-from offerflow_packaging.assets import AssetProblem, collect
-from offerflow_packaging.listing import build_listing
-from offerflow_packaging.render import render_page
-from offerflow_shared.envelope import Envelope
-from offerflow_shared.events import (
+from offerflow_contract.envelope import Envelope
+from offerflow_contract.events import (
     GoLiveFailed,
     GoLiveRequested,
     OfferDraftSaved,
@@ -36,6 +28,14 @@ from offerflow_shared.events import (
     Reason,
     StepTimedOut,
 )
+from offerflow_packaging import access_handlers, rules
+from offerflow_packaging.access import PreviewAccess
+from offerflow_packaging.adapters.artifacts import ArtifactSource
+from offerflow_packaging.adapters.leads import LeadDestination
+from offerflow_packaging.adapters.pages import PageStore
+from offerflow_packaging.assets import AssetProblem, collect
+from offerflow_packaging.listing import build_listing
+from offerflow_packaging.render import render_page
 from offerflow_shared.offer import marketplace
 from offerflow_shared.runtime import Outbox
 from offerflow_shared.secrets import SecretBox, SecretUnavailable

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from offerflow_contract.events import OfferSnapshot, Replica
 from offerflow_packaging import rules
 from offerflow_packaging.assets import LOGOS, MAX_SCREENSHOTS, Assets
 from offerflow_packaging.sanitize import clean_html, safe_url, text
-from offerflow_shared.events import OfferSnapshot, Replica
 from offerflow_shared.offer import IMAGES_KEY, VM, marketplace, plans
 
 SCHEMA = 1

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import faust
 
+from offerflow_contract import topics
+from offerflow_contract.events import CertificationPassed, ProvisioningFailed
 from offerflow_provisioning import handlers, rules
 from offerflow_provisioning.adapters.regions import LocalRegionStore, RegionStore
 from offerflow_provisioning.adapters.s3 import S3RegionStore
 from offerflow_provisioning.adapters.sources import FileDiskSource, SchemeRouter
 from offerflow_provisioning.replicator import Replicator
 from offerflow_provisioning.settings import Settings
-from offerflow_shared import service, topics
-from offerflow_shared.events import CertificationPassed, ProvisioningFailed
+from offerflow_shared import service
 
 SPEC = service.stage("provisioning", (topics.CERTIFICATION.name,), topics.PROVISIONING.name,
                      ends_run_with={CertificationPassed: ProvisioningFailed})

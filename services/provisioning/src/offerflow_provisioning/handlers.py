@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from offerflow_provisioning import rules
-from offerflow_provisioning.replicator import Replicator
-from offerflow_shared.envelope import Envelope
-from offerflow_shared.events import (
+from offerflow_contract.envelope import Envelope
+from offerflow_contract.events import (
     CertificationPassed,
     ProvisioningFailed,
     ProvisioningPassed,
@@ -17,6 +15,8 @@ from offerflow_shared.events import (
     ProvisioningStarted,
     Reason,
 )
+from offerflow_provisioning import rules
+from offerflow_provisioning.replicator import Replicator
 from offerflow_shared.runtime import Outbox
 from offerflow_shared.service import Handlers
 

@@ -14,12 +14,12 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from offerflow_contract.events import Reason, Replica
 from offerflow_provisioning import rules
 from offerflow_provisioning.adapters.regions import RegionStore
 from offerflow_provisioning.adapters.sources import DiskSource
 from offerflow_provisioning.errors import CopyAborted, DiskChanged, PermanentCopyError
 from offerflow_provisioning.rules import CopyJob, ReplicaKey
-from offerflow_shared.events import Reason, Replica
 from offerflow_shared.runtime import RetryPolicy
 
 log = logging.getLogger("offerflow.provisioning")

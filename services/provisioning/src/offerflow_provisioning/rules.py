@@ -7,7 +7,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from offerflow_shared.events import CertifiedDisk, Reason
+from offerflow_contract.events import CertifiedDisk, Reason
 
 MIB = 1024 * 1024
 

@@ -16,9 +16,10 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
-from offerflow_shared import db, logs, service, topics
-from offerflow_shared.codec import encode, headers_for, key_of
-from offerflow_shared.envelope import Envelope
+from offerflow_contract import topics
+from offerflow_contract.codec import encode, headers_for, key_of
+from offerflow_contract.envelope import Envelope
+from offerflow_shared import db, logs, service
 from offerflow_shared.kafka import ensure_topics
 from offerflow_shared.secrets import SecretBox
 from offerflow_status_api import handlers, supervisor

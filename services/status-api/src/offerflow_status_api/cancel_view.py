@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from offerflow_shared.steps import STEPS, OfferStatus, StepId
+from offerflow_contract.steps import STEPS, OfferStatus, StepId
 from offerflow_status_api.rules import Message, StepView
 
 CANCELED_MESSAGE = ("The publish was canceled at publisher sign-off, so the offer is back at step 1: "

@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from offerflow_contract.events import Reason
 from offerflow_shared import offer_rules
-from offerflow_shared.events import Reason
 
 
 def details(reasons: list[Reason], prefix: str = "") -> list[dict[str, Any]]:

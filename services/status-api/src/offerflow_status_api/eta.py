@@ -2,7 +2,7 @@
 
 Rule (see the README): a step with at least ``MIN_SAMPLES`` measured durations (the most recent
 ``RECENT`` completed ones) gets ``estimatedTimeFrame`` from their p50 and p90 and ``etaSeconds`` = p90;
-otherwise the static ETA of :mod:`offerflow_shared.steps` and its bound in seconds. A step that is
+otherwise the static ETA of :mod:`offerflow_contract.steps` and its bound in seconds. A step that is
 ``inProgress`` for longer than ``OVERDUE_FACTOR`` times ``etaSeconds`` is ``overdue``.
 """
 
@@ -19,7 +19,7 @@ from typing import Any, ParamSpec
 
 import asyncpg
 
-from offerflow_shared.steps import STEPS
+from offerflow_contract.steps import STEPS
 
 MIN_SAMPLES = 5
 RECENT = 200

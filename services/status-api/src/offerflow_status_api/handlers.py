@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from offerflow_contract.envelope import Envelope, Event, registered_events
 from offerflow_shared import metrics
-from offerflow_shared.envelope import Envelope, Event, registered_events
 from offerflow_shared.runtime import Outbox
 from offerflow_shared.service import Handlers
 from offerflow_status_api.rules import RunView

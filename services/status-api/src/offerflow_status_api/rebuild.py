@@ -16,9 +16,10 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from offerflow_shared import codec, db, topics
-from offerflow_shared.envelope import ContractError, Envelope
-from offerflow_shared.events import OfferDraftSaved, PublishRequested
+from offerflow_contract import codec, topics
+from offerflow_contract.envelope import ContractError, Envelope
+from offerflow_contract.events import OfferDraftSaved, PublishRequested
+from offerflow_shared import db
 from offerflow_status_api.adapters.read_model import ReadModel, row_to_envelope
 from offerflow_status_api.bootstrap import open_database
 

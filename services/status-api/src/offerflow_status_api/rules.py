@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from offerflow_shared.envelope import ContractError, Envelope, Event
-from offerflow_shared.events import (
+from offerflow_contract.envelope import ContractError, Envelope, Event
+from offerflow_contract.events import (
     CancelRequested,
     GoLiveRequested,
     OfferWentLive,
@@ -29,7 +29,7 @@ from offerflow_shared.events import (
     StepOverdue,
     StepTimedOut,
 )
-from offerflow_shared.steps import STEP_INDEX, STEPS, OfferStatus, StepId, StepStatus
+from offerflow_contract.steps import STEP_INDEX, STEPS, OfferStatus, StepId, StepStatus
 from offerflow_status_api import supervisor
 
 TERMINAL = {OfferStatus.SUCCEEDED, OfferStatus.FAILED, OfferStatus.CANCELED}

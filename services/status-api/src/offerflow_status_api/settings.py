@@ -3,8 +3,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from offerflow_contract.steps import StepId
 from offerflow_shared.settings import CommonSettings
-from offerflow_shared.steps import StepId
 
 
 class Settings(BaseSettings):

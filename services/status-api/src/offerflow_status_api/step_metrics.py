@@ -3,15 +3,15 @@ reads the event that finishes it (a redelivered or replayed event is a duplicate
 
 from __future__ import annotations
 
-from offerflow_shared.envelope import Event
-from offerflow_shared.events import (
+from offerflow_contract.envelope import Event
+from offerflow_contract.events import (
     GoLiveRequested,
     OfferWentLive,
     PublishCanceled,
     StageFailed,
     StagePassed,
 )
-from offerflow_shared.steps import StepId, StepStatus
+from offerflow_contract.steps import StepId, StepStatus
 from offerflow_status_api.rules import RunView
 
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from offerflow_contract.envelope import Envelope, Event, stable_event_id, wrap
+from offerflow_contract.events import Reason, StepOverdue, StepTimedOut
+from offerflow_contract.steps import StepId, step_info
 from offerflow_shared import metrics
-from offerflow_shared.envelope import Envelope, Event, stable_event_id, wrap
-from offerflow_shared.events import Reason, StepOverdue, StepTimedOut
-from offerflow_shared.steps import StepId, step_info
 from offerflow_status_api import eta
 
 log = logging.getLogger("offerflow.supervisor")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import faust
 import httpx
 
-from offerflow_shared import service, topics
-from offerflow_shared.events import PublishRequested, ValidationFailed
+from offerflow_contract import topics
+from offerflow_contract.events import PublishRequested, ValidationFailed
+from offerflow_shared import service
 from offerflow_validation import handlers
 from offerflow_validation.adapters.artifacts import ArtifactFetcher, FileFetcher, HttpFetcher, SchemeRouter
 from offerflow_validation.settings import Settings

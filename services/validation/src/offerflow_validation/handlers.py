@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from offerflow_shared.envelope import Envelope
-from offerflow_shared.events import (
+from offerflow_contract.envelope import Envelope
+from offerflow_contract.events import (
     PublishRequested,
     Reason,
     ValidationFailed,

@@ -13,7 +13,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from offerflow_shared.events import Reason
+from offerflow_contract.events import Reason
 from offerflow_shared.offer_model import is_url
 from offerflow_shared.offer_rules import ptr, publish_problems, screenshot_url
 

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from offerflow_shared.events import Reason
+from offerflow_contract.events import Reason
 
 # pydantic's error types → our stable codes (clients and the editor switch on these, not on pydantic's).
 _CODES = {

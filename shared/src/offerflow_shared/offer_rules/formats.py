@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from offerflow_shared.events import Reason
+from offerflow_contract.events import Reason
 from offerflow_shared.offer_model import Definition, OfferDocument, is_url
 from offerflow_shared.offer_rules.common import as_dict, as_list, error, model_problems, ptr
 from offerflow_shared.offer_rules.leads import lead_format_problems

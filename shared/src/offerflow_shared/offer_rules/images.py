@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from offerflow_shared.events import Reason
+from offerflow_contract.events import Reason
 from offerflow_shared.offer import IMAGES_KEY
 from offerflow_shared.offer_model import is_image_version, is_url, version_key
 from offerflow_shared.offer_rules.common import as_dict, as_list, error, missing, ptr, warning

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from offerflow_shared.events import Reason
+from offerflow_contract.events import Reason
 from offerflow_shared.offer import IMAGES_KEY
 from offerflow_shared.offer_model import PRICING_KEY, is_image_version, version_key
 from offerflow_shared.offer_rules.common import as_dict, as_list, error, missing, ptr, text

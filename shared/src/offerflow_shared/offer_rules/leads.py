@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from offerflow_shared.events import Reason
+from offerflow_contract.events import Reason
 from offerflow_shared.offer_model import GENERIC_LEAD_CONFIG_KEY, LEAD_CONFIG_KEYS, LEAD_DESTINATIONS, is_url
 from offerflow_shared.offer_rules.common import as_dict, error, missing, ptr, text, warning
 from offerflow_shared.offer_rules.connection_strings import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from offerflow_shared.events import Reason
+from offerflow_contract.events import Reason
 from offerflow_shared.offer_rules.common import as_dict, as_list, error, ptr, text
 from offerflow_shared.offer_rules.formats import definition_format_problems
 from offerflow_shared.offer_rules.images import plan_image_problems

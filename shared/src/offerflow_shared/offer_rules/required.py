@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from offerflow_shared.events import Reason
+from offerflow_contract.events import Reason
 from offerflow_shared.offer import VM
 from offerflow_shared.offer_model import PRICING_KEY
 from offerflow_shared.offer_rules.common import as_dict, error, missing, ptr

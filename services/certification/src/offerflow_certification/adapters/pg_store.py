@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from offerflow_certification.adapters.store import StoredReport
-from offerflow_shared.events import DiskReport
+from offerflow_contract.events import DiskReport
 
 _FIND = """SELECT run_id, report FROM certification_reports
            WHERE sha256 = $1 AND certifier_version = $2 AND profile = $3"""

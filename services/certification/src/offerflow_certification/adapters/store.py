@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from offerflow_shared.events import DiskReport
+from offerflow_contract.events import DiskReport
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncpg
 
-from offerflow_shared.envelope import Envelope
-from offerflow_shared.events import OfferDraftSaved, PublishRequested
+from offerflow_contract.envelope import Envelope
+from offerflow_contract.events import OfferDraftSaved, PublishRequested
 from offerflow_status_api.rules import RunView, fold_run, status_document
 
 _ARCHIVE = """

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Header, Path, Response
 from fastapi.responses import JSONResponse
 
+from offerflow_contract.steps import StepId
 from offerflow_shared.offer import OFFER_TYPE_ID
-from offerflow_shared.steps import StepId
 from offerflow_status_api import documents
 from offerflow_status_api.api.deps import OfferId, PublisherId, Services, Version
 from offerflow_status_api.api.errors import ApiError

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from offerflow_shared.events import CertificationFailed, CertificationPassed, DiskReport
+from offerflow_contract.events import CertificationFailed, CertificationPassed, DiskReport
 from offerflow_shared.offer import OFFER_TYPE_ID
 from offerflow_status_api import eta, rules
 from offerflow_status_api.api.deps import OfferId, PublisherId, Services, Version

@@ -3,8 +3,8 @@ command-side state, so Publish, Go live and Cancel decide without the projection
 
 from __future__ import annotations
 
-from offerflow_shared.envelope import Envelope, Event
-from offerflow_shared.events import OfferWentLive, PreviewReady, StageFailed, StepTimedOut
+from offerflow_contract.envelope import Envelope, Event
+from offerflow_contract.events import OfferWentLive, PreviewReady, StageFailed, StepTimedOut
 from offerflow_status_api.commands.ports import CommandStore
 from offerflow_status_api.commands.rules import after_stage_event
 

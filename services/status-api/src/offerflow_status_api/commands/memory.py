@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from offerflow_shared.envelope import Envelope
+from offerflow_contract.envelope import Envelope
 from offerflow_status_api.commands.ports import Answer, KeyTaken, StaleETag
 from offerflow_status_api.commands.state import OfferState
 

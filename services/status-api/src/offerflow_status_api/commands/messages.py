@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from offerflow_shared.envelope import Command
+from offerflow_contract.envelope import Command
 
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 

@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from offerflow_shared.envelope import Envelope
+from offerflow_contract.envelope import Envelope
 from offerflow_status_api.commands.state import OfferState
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import asyncpg
 
-from offerflow_shared import topics
-from offerflow_shared.codec import encode, headers_for, key_of
-from offerflow_shared.envelope import Envelope
+from offerflow_contract import topics
+from offerflow_contract.codec import encode, headers_for, key_of
+from offerflow_contract.envelope import Envelope
 from offerflow_status_api.commands.ports import Answer, KeyTaken, StaleETag
 from offerflow_status_api.commands.state import OfferState, RunPhase, SignOff
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from offerflow_shared.envelope import Event
-from offerflow_shared.events import OfferWentLive, PreviewReady, StageFailed, StepTimedOut
+from offerflow_contract.envelope import Event
+from offerflow_contract.events import OfferWentLive, PreviewReady, StageFailed, StepTimedOut
 from offerflow_status_api.commands.state import OfferState, RunPhase, SignOff
 
 

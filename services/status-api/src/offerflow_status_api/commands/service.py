@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from offerflow_shared.envelope import Envelope, wrap
-from offerflow_shared.events import (
+from offerflow_contract.envelope import Envelope, wrap
+from offerflow_contract.events import (
     CancelRequested,
     GoLiveRequested,
     OfferDraftSaved,

@@ -6,8 +6,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from offerflow_shared.envelope import Event
-from offerflow_shared.steps import StepId
+from offerflow_contract.envelope import Event
+from offerflow_contract.steps import StepId
 
 Level = Literal["information", "warning", "error"]
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from offerflow_shared.envelope import register
-from offerflow_shared.events.base import StageFailed, StagePassed, StageStarted
-from offerflow_shared.steps import StepId
+from offerflow_contract.envelope import register
+from offerflow_contract.events.base import StageFailed, StagePassed, StageStarted
+from offerflow_contract.steps import StepId
 
 
 @register

@@ -13,6 +13,8 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from offerflow_contract.upcasters import upcast
+
 
 class ContractError(ValueError):
     """A message that does not honour the contract (the reason goes to the dead-letter topic)."""
@@ -74,12 +76,14 @@ class Envelope(BaseModel):
     payload: dict[str, Any]
 
     def event(self) -> Event:
-        """The typed payload; raises ContractError if it does not match its declared type."""
-        cls = _REGISTRY.get((self.event_type, self.schema_version))
+        """The typed payload (upcast from an older schema version); ContractError if it does not match its type."""
+        version, payload = upcast(self.event_type, self.schema_version, self.payload,
+                                  lambda t, v: (t, v) in _REGISTRY)
+        cls = _REGISTRY.get((self.event_type, version))
         if cls is None:
             raise UnknownEventType(f"unknown event type {self.event_type!r} v{self.schema_version}")
         try:
-            return cls.model_validate(self.payload)
+            return cls.model_validate(payload)
         except ValidationError as exc:
             raise ContractError(f"bad payload for {self.event_type}: {exc}") from exc
 

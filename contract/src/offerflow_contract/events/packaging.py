@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from offerflow_shared.envelope import Event, register
-from offerflow_shared.events.base import StageFailed, StagePassed, StageProgressed, StageStarted
-from offerflow_shared.steps import StepId
+from offerflow_contract.envelope import Event, register
+from offerflow_contract.events.base import StageFailed, StagePassed, StageProgressed, StageStarted
+from offerflow_contract.steps import StepId
 
 
 @register

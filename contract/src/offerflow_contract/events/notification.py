@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from offerflow_shared.envelope import Event, register
+from offerflow_contract.envelope import Event, register
 
 
 @register

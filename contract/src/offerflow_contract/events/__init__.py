@@ -3,7 +3,7 @@
 Importing this package registers every event type with the envelope registry.
 """
 
-from offerflow_shared.events.base import (
+from offerflow_contract.events.base import (
     OfferSnapshot,
     Reason,
     StageFailed,
@@ -11,7 +11,7 @@ from offerflow_shared.events.base import (
     StageProgressed,
     StageStarted,
 )
-from offerflow_shared.events.certification import (
+from offerflow_contract.events.certification import (
     CertificationFailed,
     CertificationPassed,
     CertificationProgressed,
@@ -20,8 +20,8 @@ from offerflow_shared.events.certification import (
     DiskReport,
     TestOutcome,
 )
-from offerflow_shared.events.notification import NotificationSent
-from offerflow_shared.events.packaging import (
+from offerflow_contract.events.notification import NotificationSent
+from offerflow_contract.events.packaging import (
     GoLiveFailed,
     OfferWentLive,
     PackagingFailed,
@@ -32,14 +32,14 @@ from offerflow_shared.events.packaging import (
     PreviewReady,
     PreviewWithdrawn,
 )
-from offerflow_shared.events.provisioning import (
+from offerflow_contract.events.provisioning import (
     ProvisioningFailed,
     ProvisioningPassed,
     ProvisioningProgressed,
     ProvisioningStarted,
     Replica,
 )
-from offerflow_shared.events.publishing import (
+from offerflow_contract.events.publishing import (
     CancelRequested,
     GoLiveRequested,
     OfferDraftSaved,
@@ -49,7 +49,7 @@ from offerflow_shared.events.publishing import (
     StepTimedOut,
     SupportRequestOpened,
 )
-from offerflow_shared.events.validation import (
+from offerflow_contract.events.validation import (
     ValidationFailed,
     ValidationPassed,
     ValidationStarted,

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 
 from pydantic import ValidationError
 
-from offerflow_shared.envelope import ContractError, Envelope
+from offerflow_contract.envelope import ContractError, Envelope
 
 Headers = list[tuple[str, bytes]]
 

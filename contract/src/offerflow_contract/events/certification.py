@@ -4,9 +4,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from offerflow_shared.envelope import register
-from offerflow_shared.events.base import StageFailed, StagePassed, StageProgressed, StageStarted
-from offerflow_shared.steps import StepId
+from offerflow_contract.envelope import register
+from offerflow_contract.events.base import StageFailed, StagePassed, StageProgressed, StageStarted
+from offerflow_contract.steps import StepId
 
 
 class CertifiedDisk(BaseModel):

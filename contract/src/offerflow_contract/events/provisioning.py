@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from offerflow_shared.envelope import register
-from offerflow_shared.events.base import StageFailed, StagePassed, StageProgressed, StageStarted
-from offerflow_shared.events.certification import CertifiedDisk
-from offerflow_shared.steps import StepId
+from offerflow_contract.envelope import register
+from offerflow_contract.events.base import StageFailed, StagePassed, StageProgressed, StageStarted
+from offerflow_contract.events.certification import CertifiedDisk
+from offerflow_contract.steps import StepId
 
 
 class Replica(BaseModel):

@@ -6,9 +6,9 @@ from typing import Any
 
 from pydantic import Field
 
-from offerflow_shared.envelope import Event, register
-from offerflow_shared.events.base import OfferSnapshot, Reason
-from offerflow_shared.steps import StepId
+from offerflow_contract.envelope import Event, register
+from offerflow_contract.events.base import OfferSnapshot, Reason
+from offerflow_contract.steps import StepId
 
 
 @register

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from offerflow_shared.codec import Headers
-from offerflow_shared.topics import DLQ_SUFFIX
+from offerflow_contract.codec import Headers
+from offerflow_contract.topics import DLQ_SUFFIX
 
 
 @dataclass(frozen=True)
