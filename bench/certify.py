@@ -21,8 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from offerflow_certification import report
-from offerflow_certification.adapters.source import FileDiskSource
+from offerflow_certification.adapters.source import ImageIntake
 from offerflow_certification.image.certifier import Profile
+from offerflow_shared.sources import UrlDiskSource
 from tests.images.builder import FOOTER_SIZE, MIB, build_linux_vhd
 
 CHUNK = 4 * MIB
@@ -48,7 +49,7 @@ def baseline(path: Path) -> float:
 
 
 async def certify(path: Path) -> float:
-    source = FileDiskSource(max_bytes=1 << 40, chunk_bytes=CHUNK)
+    source = ImageIntake(UrlDiskSource(max_bytes=1 << 40, chunk_bytes=CHUNK, allow_file=True), chunk_bytes=CHUNK)
     disk = report.DiskId("bench", "1.0.0", "os", path.as_uri())
     started = time.perf_counter()
     async with source.fetch(path.as_uri()) as image:

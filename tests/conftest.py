@@ -27,12 +27,16 @@ def _infra_ports() -> Ports | None:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Every service as its own process, on the broker and database that ``make test`` started."""
+    """Every service as its own process, on the broker, database and object stores that ``make test`` started."""
     ports = _infra_ports()
     if ports is None:
         pytest.skip("needs the broker and database of `make test` (deploy/dev/stack.py with-infra)")
     run_dir = Path(os.environ.get("OFFERFLOW_TEST_RUN_DIR", tmp_path_factory.mktemp("stack")))
-    s = Stack(run_dir=run_dir, ports=ports)
+    stores = os.environ.get("OFFERFLOW_OBJECTSTORES_FILE")
+    if not stores:
+        pytest.skip("needs the object stores of `make test` (deploy/dev/stack.py with-infra)")
+    # The object stores belong to the infrastructure: the services get with-infra's region map and dev CA.
+    s = Stack(run_dir=run_dir, ports=ports, objectstores_file=Path(stores))
     try:
         s.start_services(timeout=120)
         yield s

@@ -35,13 +35,28 @@ def demo_definition(image_url: str, assets: Path) -> dict[str, Any]:
     return complete_offer(image_url, assets)
 
 
+def image_url(stack: Stack, image: Path, key: str) -> str:
+    """Like a publisher: the image goes to the publisher's bucket and the offer gets a presigned HTTPS URL
+    (7 days, SigV4's longest), which the services read through the dev CA."""
+    from tests.offers.publisher_storage import publisher_store, upload_presigned
+
+    if stack.objectstores_file is None or not stack.objectstores_file.is_file():
+        raise RuntimeError(f"no object stores described in {stack.objectstores_file}: the demo needs the "
+                           "publisher endpoint that make up starts")
+    return upload_presigned(publisher_store(stack.objectstores_file), image, key)
+
+
 def publish_demo(stack: Stack, workdir: Path, token: str, *, publisher: str = "demo", offer: str = "demo") -> str:
     from tests.images.builder import build_linux_vhd
 
     workdir.mkdir(parents=True, exist_ok=True)
     image = build_linux_vhd(workdir / "demo-os.vhd")
     base = f"{stack.api_url}/api/publishers/{publisher}/offers/{offer}"
-    document = demo_definition(image.as_uri(), workdir / "assets")
+    try:
+        url = image_url(stack, image, f"{publisher}/{offer}/demo-os.vhd")
+    except Exception as exc:  # boto3's errors, a missing store: the stack stays up, the message says why
+        return f"demo offer not published: the image cannot be uploaded to the publisher storage: {exc}"
+    document = demo_definition(url, workdir / "assets")
     status, _, body = call("PUT", f"{base}?{API_VERSION}", document, {"If-Match": "*"}, token)
     if status not in (200, 201):
         return f"demo offer not saved: {status} {body}"

@@ -1,4 +1,4 @@
-"""Runs the whole system on one machine: Kafka, PostgreSQL, the mail sink and every service.
+"""Runs the whole system on one machine: Kafka, PostgreSQL, the object stores, the mail sink and every service.
 
 Used by ``make up`` (interactive, with a demo offer) and by the end-to-end tests (a private stack on
 free ports). Every service is its own OS process, in its own process group, so stopping the stack
@@ -11,11 +11,9 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,39 +26,11 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SERVICES = ("validation", "certification", "provisioning", "packaging", "notifier")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # deploy/dev, also when imported from tests/ or bench/
+from procs import Ports, free_port, port_open  # noqa: E402  (re-exported: tests, bench and azurite.py use them)
+from stackrun import create_publisher, endpoints, up, with_infra  # noqa: E402  (the commands; re-exported too)
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.3)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-@dataclass
-class Ports:
-    kafka: int = 9092
-    kafka_controller: int = 9093
-    postgres: int = 55432
-    api: int = 8080
-    smtp: int = 1025
-    mail_http: int = 8025
-    storefront: int = 6064
-    web: dict[str, int] = field(default_factory=lambda: {
-        "validation": 6061, "certification": 6062, "provisioning": 6063, "packaging": 6064,
-        "notifier": 6065, "projection": 6066})
-
-    @classmethod
-    def free(cls) -> Ports:
-        p = cls(kafka=free_port(), kafka_controller=free_port(), postgres=free_port(), api=free_port(),
-                smtp=free_port(), mail_http=free_port())
-        p.web = {name: free_port() for name in p.web}
-        p.storefront = p.web["packaging"]
-        return p
+__all__ = ["BIN", "ROOT", "Ports", "Stack", "create_publisher", "endpoints", "free_port", "port_open"]
 
 
 @dataclass
@@ -73,6 +43,18 @@ class Stack:
     secrets_key: str = field(default_factory=lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
     # HMAC key of packaging's preview links (a fresh one per stack: links of an earlier stack stop working).
     preview_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # The object stores belong to the infrastructure: a stack whose services run on with-infra's infrastructure
+    # (the tests' stack, benchmarks) uses that run's stores, named by OFFERFLOW_OBJECTSTORES_FILE.
+    objectstores_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.objectstores_file is None:
+            named = os.environ.get("OFFERFLOW_OBJECTSTORES_FILE")
+            self.objectstores_file = Path(named) if named else self.run_dir / "objectstores.json"
+
+    @property
+    def stores_dir(self) -> Path:
+        return (self.objectstores_file or self.run_dir / "objectstores.json").parent
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -117,7 +99,9 @@ class Stack:
             "OFFERFLOW_VALIDATION_WEB_PORT": str(p.web["validation"]),
             "OFFERFLOW_CERTIFICATION_WEB_PORT": str(p.web["certification"]),
             "OFFERFLOW_PROVISIONING_WEB_PORT": str(p.web["provisioning"]),
-            "OFFERFLOW_PROVISIONING_STORAGE_ROOT": str(self.run_dir / "regions"),
+            "OFFERFLOW_PROVISIONING_REGION_MAP_FILE": str(self.stores_dir / "regions.json"),
+            # The dev CA of the object stores' HTTPS (deploy/dev/devtls.py), trusted by every service.
+            "OFFERFLOW_TRUSTED_CA_FILE": str(self.stores_dir / "tls" / "ca.pem"),
             "OFFERFLOW_PACKAGING_WEB_PORT": str(p.web["packaging"]),
             "OFFERFLOW_PACKAGING_PAGES_ROOT": str(self.run_dir / "pages"),
             "OFFERFLOW_PACKAGING_STOREFRONT_URL": f"http://127.0.0.1:{p.storefront}",
@@ -141,11 +125,28 @@ class Stack:
 
         asyncio.run(ensure_topics(self.kafka_bootstrap))
         self.start_azurite()
+        self.object_stores().start()
+
+    # VersityGW (deploy/dev/objectstore.py): one S3 endpoint per region and the publishers' storage.
+    def object_stores(self) -> Any:
+        if getattr(self, "_object_stores", None) is None:
+            from objectstore import ObjectStores
+
+            self._object_stores = ObjectStores(self.run_dir)
+        return self._object_stores
+
+    def object_stores_public(self) -> dict[str, object]:
+        """Endpoints and buckets of the running object stores (no credentials); {} when none run."""
+        from objectstore import ObjectStores
+
+        try:
+            return dict(ObjectStores.attach(self.stores_dir / "objectstores.json").public())
+        except (OSError, ValueError, KeyError):
+            return {}
 
     # Azurite (deploy/dev/azurite.py): the storage account of the Azure Table / Blob lead destinations.
     def _azurite(self) -> Any:
         if getattr(self, "_azurite_proc", None) is None:
-            sys.path.insert(0, str(Path(__file__).resolve().parent))
             from azurite import Azurite
 
             self._azurite_proc = Azurite(self.run_dir / "azurite")
@@ -164,6 +165,7 @@ class Stack:
         return str(proc.connection_string()) if proc.table_port else ""
 
     def stop_infra(self) -> None:
+        self.object_stores().stop()
         self.stop_azurite()
         subprocess.run([str(ROOT / "deploy/postgres/bin/pg-stop")], env=self.env(), check=False)
         subprocess.run([str(ROOT / "deploy/kafka/bin/kafka-stop")], env=self.env(), check=False)
@@ -235,122 +237,24 @@ class Stack:
         self.procs.clear()
 
 
-def endpoints(stack: Stack, publisher: str, token: str | None) -> dict[str, object]:
-    # The fragment is read once by the portal and never sent to the server.
-    portal = f"{stack.api_url}/portal/#publisher={publisher}&token={token}&next=/offers/demo/status"
-    return {"api_url": stack.api_url, "portal_url": portal if token else f"{stack.api_url}/portal/",
-            "mail_url": stack.mail_url,
-            "kafka_bootstrap": stack.kafka_bootstrap, "postgres_dsn": stack.dsn,
-            "storefront_url": f"http://127.0.0.1:{stack.ports.storefront}", "publisher": publisher,
-            "token": token, "admin_token": stack.admin_token,
-            "azurite_connection_string": stack.azurite_connection_string}
-
-
-def create_publisher(stack: Stack, publisher: str) -> str:
-    """Creates the publisher if needed and returns a fresh API token for it."""
-    import json as _json
-    import urllib.error
-
-    def post(path: str, body: dict[str, str]) -> tuple[int, dict[str, object]]:
-        req = urllib.request.Request(f"{stack.api_url}{path}", data=_json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              "Authorization": f"Bearer {stack.admin_token}"})
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, _json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, _json.loads(e.read() or b"{}")
-
-    status, body = post("/admin/publishers", {"publisherId": publisher, "displayName": publisher})
-    if status not in (201, 409):
-        raise RuntimeError(f"cannot create publisher {publisher}: {status} {body}")
-    status, body = post(f"/admin/publishers/{publisher}/tokens", {"name": "dev"})
-    if status != 201:
-        raise RuntimeError(f"cannot create a token for {publisher}: {status} {body}")
-    return str(body["token"])
-
-
-def up(args: argparse.Namespace) -> int:
-    from demo import publish_demo
-
-    stack = Stack(run_dir=ROOT / ".run")
-    stop = {"now": False}
-
-    def on_signal(*_: object) -> None:
-        stop["now"] = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    try:
-        print("Starting Kafka and PostgreSQL …", flush=True)
-        stack.start_infra()
-        print("Starting the services …", flush=True)
-        stack.start_services()
-        token = create_publisher(stack, "demo")
-        info = endpoints(stack, "demo", token)
-        (ROOT / ".run/endpoints.json").write_text(json.dumps(info, indent=2) + "\n")
-        if not args.no_demo:
-            print(publish_demo(stack, ROOT / ".run/demo", token), flush=True)
-        print("\nOfferflow is up:")
-        for k, v in info.items():
-            print(f"  {k:16} {v}")
-        print("\nLogs follow (Ctrl-C stops everything).\n", flush=True)
-        tail = subprocess.Popen(["tail", "-n", "0", "-F", *map(str, (ROOT / ".run/logs").glob("*.log"))],
-                                start_new_session=True)
-        try:
-            while not stop["now"]:
-                for name, proc in stack.procs.items():
-                    if proc.poll() is not None:
-                        print(f"!! {name} exited with {proc.returncode}", flush=True)
-                        stop["now"] = True
-                time.sleep(0.5)
-        finally:
-            os.killpg(tail.pid, signal.SIGTERM)
-            tail.wait()
-    finally:
-        print("\nStopping …", flush=True)
-        stack.stop_services()
-        stack.stop_infra()
-        print("Stopped.", flush=True)
-    return 0
-
-
-def with_infra(run_dir: Path, command: list[str]) -> int:
-    """A fresh broker and database on free ports for one command (``make test``), then stopped."""
-    import shutil
-
-    shutil.rmtree(run_dir, ignore_errors=True)
-    ports = Ports.free()
-    stack = Stack(run_dir=run_dir, ports=ports)
-    try:
-        stack.start_infra()
-        env = {**os.environ, "OFFERFLOW_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
-               "OFFERFLOW_DATABASE_DSN": stack.dsn, "OFFERFLOW_TEST_RUN_DIR": str(run_dir),
-               "OFFERFLOW_KAFKA_RUN_DIR": str(run_dir / "kafka"), "OFFERFLOW_KAFKA_PORT": str(ports.kafka),
-               "OFFERFLOW_KAFKA_CONTROLLER_PORT": str(ports.kafka_controller),
-               "OFFERFLOW_PG_RUN_DIR": str(run_dir / "postgres"), "OFFERFLOW_PG_PORT": str(ports.postgres),
-               "OFFERFLOW_AZURITE_CONNECTION_STRING": stack.azurite_connection_string}
-        return subprocess.call(command, env=env, cwd=ROOT)
-    finally:
-        stack.stop_infra()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(prog="stack")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up", help="run everything with a demo offer until Ctrl-C")
     p_up.add_argument("--no-demo", action="store_true")
-    p_with = sub.add_parser("with-infra", help="run a command against a private Kafka and PostgreSQL")
+    p_with = sub.add_parser("with-infra", help="run a command against a private Kafka, PostgreSQL and object stores")
     p_with.add_argument("run_dir")
     p_with.add_argument("command", nargs=argparse.REMAINDER)
-    sub.add_parser("infra-up", help="start Kafka and PostgreSQL only")
-    sub.add_parser("infra-down", help="stop Kafka and PostgreSQL")
+    sub.add_parser("infra-up", help="start Kafka, PostgreSQL and the object stores only")
+    sub.add_parser("infra-down", help="stop Kafka, PostgreSQL and the object stores")
     args = parser.parse_args()
-    if args.cmd == "up":
-        return up(args)
     if args.cmd == "with-infra":
-        return with_infra(Path(args.run_dir).resolve(), [a for a in args.command if a != "--"])
-    stack = Stack(run_dir=ROOT / ".run")
+        run_dir = Path(args.run_dir).resolve()
+        stack = Stack(run_dir=run_dir, ports=Ports.free(), objectstores_file=run_dir / "objectstores.json")
+        return int(with_infra(stack, [a for a in args.command if a != "--"]))
+    stack = Stack(run_dir=ROOT / ".run", objectstores_file=ROOT / ".run/objectstores.json")
+    if args.cmd == "up":
+        return int(up(stack, no_demo=args.no_demo))
     if args.cmd == "infra-up":
         stack.start_infra()
     else:

@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
-from offerflow_shared.offer_model import OfferDocument, is_image_version, version_key
+from offerflow_shared.names import version_key
+from offerflow_shared.offer_model import OfferDocument
 from offerflow_shared.offer_rules import format_problems
+from offerflow_shared.offer_types import is_image_version
 from tests.offers import factory
 
 ROOT = Path(__file__).resolve().parents[2]

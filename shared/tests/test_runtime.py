@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 from offerflow_contract import codec
 from offerflow_contract.envelope import Envelope, Event, wrap
 from offerflow_contract.events import CancelRequested, ValidationStarted
@@ -80,3 +82,50 @@ async def test_a_transient_failure_recovers_without_dead_letter() -> None:
                    retry=RetryPolicy(attempts=3, first_delay=0.001))
     await d.process(incoming(codec.encode(cancel_env())))
     assert [t for t, *_ in sink.records] == ["out"]
+
+
+class _LateAcks(MemorySink):
+    """Records in order at once; acknowledges later, the first ``refuse`` acknowledgements as failures."""
+
+    def __init__(self, refuse: int = 0) -> None:
+        super().__init__()
+        self.refuse, self.acks = refuse, []  # type: ignore[var-annotated]
+
+    async def enqueue(self, topic, key, value, headers):  # type: ignore[no-untyped-def]
+        await self.send(topic, key, value, headers)
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.acks.append(ack)
+        if self.refuse:
+            self.refuse -= 1
+            asyncio.get_running_loop().call_later(0.01, ack.set_exception, ConnectionError("broker went away"))
+        else:
+            asyncio.get_running_loop().call_later(0.01, ack.set_result, None)
+        return ack
+
+
+async def test_events_are_sent_in_order_without_waiting_and_acknowledged_before_the_input_counts() -> None:
+    sink = _LateAcks()
+
+    async def handler(env: Envelope, event: CancelRequested, out: Outbox) -> None:
+        for i in range(5):
+            await out.emit(ValidationStarted(message=f"m{i}"), discriminator=str(i))
+        assert not any(a.done() for a in sink.acks)  # none awaited one by one
+
+    d = Dispatcher(service="svc", out_topic="out", handlers=dict([handles(CancelRequested, handler)]), sink=sink)
+    await d.process(incoming(codec.encode(cancel_env())))
+    assert [e.message for e in sink.events("out")] == [f"m{i}" for i in range(5)]  # type: ignore[attr-defined]
+    assert all(a.done() for a in sink.acks) and d.processed == 1
+
+
+async def test_an_event_the_broker_did_not_acknowledge_makes_the_input_retried() -> None:
+    sink = _LateAcks(refuse=1)
+
+    async def handler(env: Envelope, event: CancelRequested, out: Outbox) -> None:
+        await out.emit(ValidationStarted(message="m"))
+
+    d = Dispatcher(service="svc", out_topic="out", handlers=dict([handles(CancelRequested, handler)]), sink=sink,
+                   retry=RetryPolicy(attempts=3, first_delay=0.01))
+    await d.process(incoming(codec.encode(cancel_env())))
+    first, second = sink.envelopes("out")
+    assert first.event_id == second.event_id  # sent again, with the same id: consumers dedupe
+    assert d.processed == 1 and d.dead_lettered == 0

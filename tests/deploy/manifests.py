@@ -91,3 +91,14 @@ def settings_from(
         return cls()
     except ValidationError as exc:  # a clearer failure than the bare traceback
         pytest.fail(f"{script}: the deploy env does not validate: {exc}")
+
+
+def with_files(env: Mapping[str, str], files: Mapping[str, str], where: Path) -> dict[str, str]:
+    """``env`` with each value naming a mounted file (container path -> content) pointed at a copy under
+    ``where``, so a setting that reads its file at start (the region map) validates what the container gets."""
+    copies: dict[str, str] = {}
+    for i, (target, content) in enumerate(sorted(files.items())):
+        copy = where / f"{i}-{Path(target).name}"
+        copy.write_text(content)
+        copies[target] = str(copy)
+    return {name: copies.get(value, value) for name, value in env.items()}

@@ -4,14 +4,38 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from pydantic import ValidationError
 
 from offerflow_contract.topics import all_topic_names
+from offerflow_provisioning.adapters.regionmap import RegionMap
+from offerflow_provisioning.settings import Settings as ProvisioningSettings
 
-from .manifests import COMPOSE_DIR, env_file, environment, interpolate, load_compose, settings_from, variables
-from .workspace import DEPLOY, EMBEDDED, NEEDS, ROOT, RUNTIME_ENV, known_names, service_scripts
+from .manifests import (
+    COMPOSE_DIR,
+    env_file,
+    environment,
+    interpolate,
+    load_compose,
+    settings_from,
+    variables,
+    with_files,
+)
+from .workspace import (
+    DEFAULT_REGIONS,
+    DEPLOY,
+    EMBEDDED,
+    NEEDS,
+    ROOT,
+    RUNTIME_ENV,
+    VERSITYGW_VERSION,
+    known_names,
+    service_scripts,
+)
 
 ENV_EXAMPLE = env_file(COMPOSE_DIR / ".env.example")
 COMPOSE = load_compose(ENV_EXAMPLE)
@@ -19,6 +43,11 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 BROKERS = {
     name: svc for name, svc in SERVICES.items() if str(svc.get("image", "")).startswith("apache/kafka:")
 }
+OBJECT_STORES = {
+    name: svc for name, svc in SERVICES.items() if str(svc.get("image", "")).startswith("versity/versitygw:")
+}
+CONFIGS: dict[str, Any] = COMPOSE.get("configs") or {}
+REGION_MAP = RegionMap.model_validate_json(CONFIGS["regions"]["content"])
 # The services' image, and the development mail sink's (the same Dockerfile with the devsink group).
 OFFERFLOW = {
     name: svc
@@ -41,6 +70,15 @@ def long_running() -> dict[str, dict[str, Any]]:
     return {n: s for n, s in OFFERFLOW.items() if script_of(s) is not None}
 
 
+def mounted_configs(service: dict[str, Any]) -> dict[str, str]:
+    """Container path -> content of every inline config the service mounts."""
+    return {c["target"]: CONFIGS[c["source"]]["content"] for c in service.get("configs") or []}
+
+
+def flag(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
 def test_every_required_variable_has_a_value_in_env_example() -> None:
     text = (COMPOSE_DIR / "compose.yaml").read_text()
     for name, op, _arg in variables(text):
@@ -51,7 +89,8 @@ def test_every_required_variable_has_a_value_in_env_example() -> None:
 
 
 def test_env_example_holds_no_real_secret() -> None:
-    for name in ("OFFERFLOW_SECRETS_KEY", "OFFERFLOW_STATUS_API_ADMIN_TOKEN", "POSTGRES_PASSWORD"):
+    for name in ("OFFERFLOW_SECRETS_KEY", "OFFERFLOW_STATUS_API_ADMIN_TOKEN", "POSTGRES_PASSWORD",
+                 "OBJECTSTORE_ACCESS_KEY_ID", "OBJECTSTORE_SECRET_ACCESS_KEY"):
         assert re.fullmatch(r"(change-me|replace-with-.*)", ENV_EXAMPLE[name]), name
     assert (ROOT / ".dockerignore").read_text().count("deploy/compose/.env") == 1
 
@@ -74,7 +113,7 @@ def test_images_build_from_the_repository_dockerfile() -> None:
     for name, svc in OFFERFLOW.items():
         build = svc["build"]
         assert (COMPOSE_DIR / build["context"] / build["dockerfile"]).resolve() == DEPLOY / "Dockerfile", name
-    assert set(SERVICES) == set(BROKERS) | set(OFFERFLOW) | {"postgres"}
+    assert set(SERVICES) == set(BROKERS) | set(OFFERFLOW) | set(OBJECT_STORES) | {"postgres"}
     assert SERVICES["postgres"]["image"].split(":")[1].startswith("15")
 
 
@@ -107,7 +146,9 @@ def test_only_the_mail_sink_image_carries_the_sink_libraries() -> None:
 def test_every_process_runs_as_production(name: str) -> None:
     env = environment(SERVICES[name])
     assert env["OFFERFLOW_ENVIRONMENT"] == "production", name
-    assert not env.get("OFFERFLOW_ALLOW_UNSAFE"), f"{name} keeps an unsafe setting by default"
+    kept = {n for n in env.get("OFFERFLOW_ALLOW_UNSAFE", "").split(",") if n}
+    # Provisioning keeps exactly its region map (http inside the compose network); nothing else is relaxed.
+    assert kept == ({"OFFERFLOW_PROVISIONING_REGION_MAP_FILE"} if name == "provisioning" else set()), name
 
 
 def test_every_variable_is_a_real_setting() -> None:
@@ -118,14 +159,64 @@ def test_every_variable_is_a_real_setting() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(long_running()))
-def test_each_process_gets_what_it_needs_and_it_validates(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_process_gets_what_it_needs_and_it_validates(
+    name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     svc = SERVICES[name]
     script = script_of(svc)
     assert script is not None
     env = environment(svc)
     missing = NEEDS[script].names - set(env)
     assert not missing, f"{name} lacks {sorted(missing)}"
-    settings_from(script, env, monkeypatch)
+    settings_from(script, with_files(env, mounted_configs(svc), tmp_path), monkeypatch)
+
+
+def test_every_region_in_the_map_has_its_own_object_store() -> None:
+    assert [r.name for r in REGION_MAP.regions] == DEFAULT_REGIONS
+    served: dict[str, str] = {}
+    for r in REGION_MAP.regions:
+        url = urlsplit(r.endpoint_url or "")
+        svc = OBJECT_STORES.get(url.hostname or "")
+        assert svc is not None, f"{r.name}: no object-store service named {url.hostname}"
+        command, env = svc["command"], environment(svc)
+        assert flag(command, "--region") == r.signing_region == r.name
+        assert flag(command, "--port").rsplit(":", 1)[1] == str(url.port)
+        assert command[-2:] == ["posix", "/data"] and svc["volumes"] == [f"{url.hostname}:/data"]
+        assert (env["ROOT_ACCESS_KEY_ID"], env["ROOT_SECRET_ACCESS_KEY"]) == (
+            r.access_key_id,
+            r.secret_access_key.get_secret_value() if r.secret_access_key else None,
+        ), f"{r.name}: the map's credentials are not the server's"
+        served[str(url.hostname)] = r.name
+    assert set(served) == set(OBJECT_STORES), "an object store serves no region of the map"
+    for name, svc in OBJECT_STORES.items():
+        assert svc["image"] == f"versity/versitygw:{VERSITYGW_VERSION}", name
+        assert "ports" not in svc, f"{name} is published: its http must stay inside the compose network"
+        assert flag(svc["command"], "--health") in " ".join(svc["healthcheck"]["test"]), name
+    # Credentials come from .env, never from the file in git.
+    assert "${OBJECTSTORE_SECRET_ACCESS_KEY}" in (COMPOSE_DIR / "compose.yaml").read_text()
+
+
+def test_provisioning_and_the_bucket_job_read_the_same_map() -> None:
+    for name in ("provisioning", "buckets-init"):
+        svc = SERVICES[name]
+        path = environment(svc)["OFFERFLOW_PROVISIONING_REGION_MAP_FILE"]
+        assert mounted_configs(svc) == {path: CONFIGS["regions"]["content"]}, name
+    assert SERVICES["buckets-init"]["command"] == ["python", "deploy/compose/create_buckets.py"]
+    assert set(SERVICES["buckets-init"]["depends_on"]) == set(OBJECT_STORES)
+    assert SERVICES["provisioning"]["depends_on"]["buckets-init"]["condition"] == "service_completed_successfully"
+    assert [n for n, s in SERVICES.items() if s.get("configs")] == ["buckets-init", "provisioning"]
+
+
+def test_production_refuses_the_compose_map_without_the_allowance(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The allowance is needed and names the right variable: without it the map's http endpoints stop the start."""
+    svc = SERVICES["provisioning"]
+    env = with_files(environment(svc), mounted_configs(svc), tmp_path)
+    assert settings_from("offerflow-provisioning", env, monkeypatch) is not None
+    monkeypatch.setenv("OFFERFLOW_ALLOW_UNSAFE", "")
+    with pytest.raises(ValidationError, match="OFFERFLOW_PROVISIONING_REGION_MAP_FILE="):
+        ProvisioningSettings()
 
 
 @pytest.mark.parametrize("name", sorted(long_running()))
@@ -211,7 +302,6 @@ def test_volumes_are_declared_and_storage_goes_to_them() -> None:
             source = volume.split(":")[0]
             assert source in COMPOSE["volumes"], f"{name} mounts undeclared volume {source}"
     for name, var in (
-        ("provisioning", "OFFERFLOW_PROVISIONING_STORAGE_ROOT"),
         ("packaging", "OFFERFLOW_PACKAGING_PAGES_ROOT"),
         ("mailsink", "OFFERFLOW_MAILSINK_DIR"),
     ):

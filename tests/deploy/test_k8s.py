@@ -4,19 +4,26 @@ objects, env names that are real settings, probes on declared ports, the securit
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
 import yaml
 
-from .manifests import K8S_DIR, k8s_documents, settings_from
-from .workspace import EMBEDDED, NEEDS, RUNTIME_ENV, known_names, service_scripts
+from offerflow_provisioning.adapters.regionmap import RegionMap
+
+from .manifests import K8S_DIR, k8s_documents, settings_from, with_files
+from .workspace import DEFAULT_REGIONS, EMBEDDED, NEEDS, RUNTIME_ENV, known_names, service_scripts
 
 DOCS = k8s_documents()
 KUSTOMIZATION = K8S_DIR / "kustomization.yaml"
 SECRET_TEMPLATE = K8S_DIR / "secret.example.yaml"
+REGIONS_TEMPLATE = K8S_DIR / "regions.example.yaml"
+# Secrets made by hand from these templates, never by `apply -k` (which would overwrite the real ones).
+TEMPLATES = {SECRET_TEMPLATE.name, REGIONS_TEMPLATE.name}
 
 
 def objects(kind: str) -> dict[str, dict[str, Any]]:
@@ -26,6 +33,7 @@ def objects(kind: str) -> dict[str, dict[str, Any]]:
 DEPLOYMENTS = objects("Deployment")
 CONFIG = objects("ConfigMap")["offerflow-config"]["data"]
 SECRET = objects("Secret")["offerflow-secrets"]["stringData"]
+REGIONS = objects("Secret")["offerflow-regions"]["stringData"]
 
 
 def container(name: str) -> dict[str, Any]:
@@ -39,6 +47,20 @@ def script_of(c: dict[str, Any]) -> str:
     if command[:2] == ["python", "-c"] and "offerflow_notifier import sink" in command[2]:
         return "offerflow-mailsink"
     return str(command[0])
+
+
+def mounted_files(name: str) -> dict[str, str]:
+    """Container path -> content of every file the deployment mounts from a Secret template."""
+    pod = DEPLOYMENTS[name]["spec"]["template"]["spec"]
+    secrets = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
+    files: dict[str, str] = {}
+    for mount in container(name)["volumeMounts"]:
+        if mount["name"] in secrets:
+            volume = secrets[mount["name"]]
+            data = objects("Secret")[volume["secretName"]]["stringData"]
+            items = volume.get("items") or [{"key": k, "path": k} for k in data]
+            files |= {f"{mount['mountPath'].rstrip('/')}/{i['path']}": data[i["key"]] for i in items}
+    return files
 
 
 def env_of(c: dict[str, Any]) -> dict[str, str]:
@@ -68,7 +90,7 @@ def test_schema(path: Path, doc: dict[str, Any]) -> None:
 def test_kustomization_lists_every_manifest_but_the_secret_template() -> None:
     kustomization = yaml.safe_load(KUSTOMIZATION.read_text())
     listed = set(kustomization["resources"])
-    on_disk = {p.name for p in K8S_DIR.glob("*.yaml")} - {KUSTOMIZATION.name, SECRET_TEMPLATE.name}
+    on_disk = {p.name for p in K8S_DIR.glob("*.yaml")} - {KUSTOMIZATION.name} - TEMPLATES
     assert listed == on_disk
     assert kustomization["namespace"] == objects("Namespace")["offerflow"]["metadata"]["name"]
     assert {i["name"] for i in kustomization["images"]} == {"offerflow", "offerflow-devsink"}
@@ -77,6 +99,33 @@ def test_kustomization_lists_every_manifest_but_the_secret_template() -> None:
 def test_secret_template_holds_placeholders_only() -> None:
     assert SECRET and all("REPLACE_ME" in value for value in SECRET.values())
     assert not set(SECRET) & set(CONFIG), "a variable is both secret and plain config"
+    assert set(REGIONS) == {"regions.json"}
+    for region in json.loads(REGIONS["regions.json"])["regions"]:
+        assert region["access_key_id"] == region["secret_access_key"] == "REPLACE_ME", region["name"]
+
+
+def test_region_map_template_names_https_placeholders_in_every_default_region() -> None:
+    regions = RegionMap.model_validate_json(REGIONS["regions.json"]).regions
+    assert [r.name for r in regions] == DEFAULT_REGIONS
+    for r in regions:
+        url = urlsplit(r.endpoint_url or "")
+        # https only (production refuses http://), and a placeholder host no one can mistake for a real one.
+        assert url.scheme == "https" and (url.hostname or "").endswith(".example.com"), r.name
+        assert r.bucket == f"offerflow-{r.name}" and r.ca_file is None
+
+
+def test_region_map_secret_is_mounted_read_only_where_the_configmap_names_it() -> None:
+    path = CONFIG["OFFERFLOW_PROVISIONING_REGION_MAP_FILE"]
+    assert mounted_files("provisioning")[path] == REGIONS["regions.json"]
+    pod = DEPLOYMENTS["provisioning"]["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == "offerflow-regions"]
+    (mount,) = [m for m in container("provisioning")["volumeMounts"] if m["name"] == volume["name"]]
+    assert mount["readOnly"] is True
+    # Credentials: readable by the pod's group (fsGroup), not by every user.
+    assert volume["secret"]["defaultMode"] & 0o007 == 0 and pod["securityContext"]["fsGroup"] == 10001
+    for other in set(DEPLOYMENTS) - {"provisioning"}:
+        assert path not in mounted_files(other), f"{other} gets the region map's credentials"
+    assert "offerflow-regions" not in objects("PersistentVolumeClaim"), "replicas live in object stores now"
 
 
 def test_every_process_has_a_deployment() -> None:
@@ -112,7 +161,9 @@ def test_every_variable_is_a_real_setting() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(DEPLOYMENTS))
-def test_each_process_gets_what_it_needs_and_it_validates(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_process_gets_what_it_needs_and_it_validates(
+    name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     c = container(name)
     script = script_of(c)
     env = env_of(c)
@@ -121,7 +172,7 @@ def test_each_process_gets_what_it_needs_and_it_validates(name: str, monkeypatch
         ref = item.get("valueFrom", {}).get("secretKeyRef")
         if ref:
             assert ref["name"] == "offerflow-secrets" and ref["key"] in SECRET
-    settings_from(script, env, monkeypatch)
+    settings_from(script, with_files(env, mounted_files(name), tmp_path), monkeypatch)
 
 
 @pytest.mark.parametrize("name", sorted(DEPLOYMENTS))
@@ -166,7 +217,6 @@ def test_pods_run_unprivileged_with_a_read_only_root(name: str) -> None:
     ):
         assert claim in objects("PersistentVolumeClaim")
     for var in (
-        "OFFERFLOW_PROVISIONING_STORAGE_ROOT",
         "OFFERFLOW_PACKAGING_PAGES_ROOT",
         "OFFERFLOW_CERTIFICATION_SPOOL_DIR",
         "OFFERFLOW_MAILSINK_DIR",

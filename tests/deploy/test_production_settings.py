@@ -3,7 +3,9 @@ unless OFFERFLOW_ALLOW_UNSAFE keeps them; development keeps today's defaults."""
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -25,9 +27,11 @@ UNSAFE: dict[type[BaseSettings], tuple[set[str], dict[str, str]]] = {
         {"OFFERFLOW_CERTIFICATION_ALLOW_PRIVATE_TARGETS"},
         {"OFFERFLOW_CERTIFICATION_ALLOW_PRIVATE_TARGETS": "false"},
     ),
+    # The region map has no default: its unsafe value is a map with an http:// endpoint (REQUIRED below).
     ProvisioningSettings: (
-        {"OFFERFLOW_PROVISIONING_STORAGE_ROOT"},
-        {"OFFERFLOW_PROVISIONING_STORAGE_ROOT": "/data/regions"},
+        {"OFFERFLOW_PROVISIONING_REGION_MAP_FILE", "OFFERFLOW_PROVISIONING_ALLOW_PRIVATE_TARGETS"},
+        {"OFFERFLOW_PROVISIONING_REGION_MAP_FILE": "regions-https.json",
+         "OFFERFLOW_PROVISIONING_ALLOW_PRIVATE_TARGETS": "false"},
     ),
     PackagingSettings: (
         {"OFFERFLOW_PACKAGING_ALLOW_FILE_URLS", "OFFERFLOW_PACKAGING_ALLOW_PRIVATE_TARGETS",
@@ -37,7 +41,19 @@ UNSAFE: dict[type[BaseSettings], tuple[set[str], dict[str, str]]] = {
     ),
     NotifierSettings: ({"OFFERFLOW_NOTIFIER_SMTP_HOST"}, {"OFFERFLOW_NOTIFIER_SMTP_HOST": "smtp.example.com"}),
 }
+# Settings without a default, at their unsafe value: what every test starts from. Relative map files are read
+# from the test's working directory, where the autouse fixture writes them.
+REQUIRED: dict[type[BaseSettings], dict[str, str]] = {
+    ProvisioningSettings: {"OFFERFLOW_PROVISIONING_REGION_MAP_FILE": "regions-http.json"},
+}
 CLASSES = sorted(UNSAFE, key=lambda cls: cls.__module__)
+
+
+def region_map(endpoint: str) -> str:
+    regions = [{"name": name, "endpoint_url": endpoint.format(name), "bucket": f"offerflow-{name}",
+                "signing_region": name, "access_key_id": "AK", "secret_access_key": "SK"}
+               for name in ("eastus", "westeurope")]
+    return json.dumps({"regions": regions})
 
 
 def service_of(cls: type[BaseSettings]) -> str:
@@ -45,19 +61,24 @@ def service_of(cls: type[BaseSettings]) -> str:
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in [n for n in os.environ if n.startswith("OFFERFLOW_")]:
         monkeypatch.delenv(name)
+    (tmp_path / "regions-http.json").write_text(region_map("http://objectstore-{}:7070"))
+    (tmp_path / "regions-https.json").write_text(region_map("https://objects.{}.example.com"))
+    monkeypatch.chdir(tmp_path)
 
 
-def production(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
+def production(monkeypatch: pytest.MonkeyPatch, cls: type[BaseSettings], **env: str) -> None:
     monkeypatch.setenv("OFFERFLOW_ENVIRONMENT", "production")
-    for name, value in env.items():
+    for name, value in {**REQUIRED.get(cls, {}), **env}.items():
         monkeypatch.setenv(name, value)
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=service_of)
-def test_development_starts_with_the_defaults(cls: type[BaseSettings]) -> None:
+def test_development_starts_with_the_defaults(cls: type[BaseSettings], monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in REQUIRED.get(cls, {}).items():
+        monkeypatch.setenv(name, value)
     cls()
 
 
@@ -65,7 +86,7 @@ def test_development_starts_with_the_defaults(cls: type[BaseSettings]) -> None:
 def test_production_refuses_every_unsafe_default_by_name(
     cls: type[BaseSettings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    production(monkeypatch)
+    production(monkeypatch, cls)
     with pytest.raises(ValidationError) as info:
         cls()
     for name in UNSAFE[cls][0]:
@@ -76,31 +97,49 @@ def test_production_refuses_every_unsafe_default_by_name(
 def test_production_refuses_each_one_left_alone(cls: type[BaseSettings], monkeypatch: pytest.MonkeyPatch) -> None:
     names, safe = UNSAFE[cls]
     for left in names:
-        production(monkeypatch, **{n: v for n, v in safe.items() if n != left})
-        monkeypatch.delenv(left, raising=False)
+        production(monkeypatch, cls, **{n: v for n, v in safe.items() if n != left})
+        if left not in REQUIRED.get(cls, {}):  # back to its default; a required one stays at its unsafe value
+            monkeypatch.delenv(left, raising=False)
         with pytest.raises(ValidationError, match=left):
             cls()
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=service_of)
 def test_production_starts_with_safe_values(cls: type[BaseSettings], monkeypatch: pytest.MonkeyPatch) -> None:
-    production(monkeypatch, **UNSAFE[cls][1])
+    production(monkeypatch, cls, **UNSAFE[cls][1])
     cls()
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=service_of)
 def test_production_keeps_what_allow_unsafe_names(cls: type[BaseSettings], monkeypatch: pytest.MonkeyPatch) -> None:
-    production(monkeypatch, OFFERFLOW_ALLOW_UNSAFE=",".join(sorted(UNSAFE[cls][0])))
+    production(monkeypatch, cls, OFFERFLOW_ALLOW_UNSAFE=",".join(sorted(UNSAFE[cls][0])))
     cls()
 
 
 def test_the_safe_values_are_what_the_services_see(monkeypatch: pytest.MonkeyPatch) -> None:
-    production(monkeypatch, **UNSAFE[ValidationSettings][1], **UNSAFE[PackagingSettings][1])
+    production(monkeypatch, ValidationSettings, **UNSAFE[ValidationSettings][1], **UNSAFE[PackagingSettings][1])
     validation, packaging = ValidationSettings(), PackagingSettings()
     assert not validation.allow_file_urls and not validation.allow_private_targets
     assert not packaging.allow_file_urls and not packaging.allow_private_targets
 
 
-def test_s3_replicas_need_no_local_storage_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    production(monkeypatch, OFFERFLOW_PROVISIONING_STORE="s3")
-    assert ProvisioningSettings().store == "s3"
+@pytest.mark.parametrize("environment", ["development", "production"])
+def test_provisioning_needs_a_region_map_in_every_environment(
+    environment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OFFERFLOW_ENVIRONMENT", environment)
+    with pytest.raises(ValidationError, match="OFFERFLOW_PROVISIONING_REGION_MAP_FILE is required"):
+        ProvisioningSettings()
+
+
+def test_production_reads_the_https_map_in_its_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    production(monkeypatch, ProvisioningSettings, **UNSAFE[ProvisioningSettings][1])
+    regions = ProvisioningSettings().regions
+    assert regions.names == ["eastus", "westeurope"]
+    assert regions.regions[1].shown == "https://objects.westeurope.example.com/offerflow-westeurope"
+
+
+def test_a_map_that_cannot_be_read_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    production(monkeypatch, ProvisioningSettings, OFFERFLOW_PROVISIONING_REGION_MAP_FILE="missing.json")
+    with pytest.raises(ValidationError, match=r"region map missing\.json: cannot be read"):
+        ProvisioningSettings()

@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import objectstore  # deploy/dev, on sys.path through tests/conftest.py: what the dev stack runs
 from pydantic_settings import BaseSettings
 
 from offerflow_certification.settings import Settings as CertificationSettings
@@ -20,6 +21,10 @@ from offerflow_validation.settings import Settings as ValidationSettings
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 MAILSINK_SOURCE = ROOT / "services/notifier/src/offerflow_notifier/sink.py"
+
+# The default regions in replication order, and the object-store server release every setup pins.
+DEFAULT_REGIONS: list[str] = list(objectstore.REGIONS)
+VERSITYGW_VERSION: str = objectstore.VERSION
 
 # Console script -> the settings class its process reads. The mail sink reads os.environ directly.
 SETTINGS: dict[str, type[BaseSettings] | None] = {
@@ -59,7 +64,7 @@ NEEDS: dict[str, Needs] = {
     "offerflow-validation": Needs(frozenset({_KAFKA}), "OFFERFLOW_VALIDATION_WEB_PORT"),
     "offerflow-certification": Needs(frozenset({_KAFKA, _DB}), "OFFERFLOW_CERTIFICATION_WEB_PORT"),
     "offerflow-provisioning": Needs(
-        frozenset({_KAFKA, "OFFERFLOW_PROVISIONING_STORAGE_ROOT"}), "OFFERFLOW_PROVISIONING_WEB_PORT"
+        frozenset({_KAFKA, "OFFERFLOW_PROVISIONING_REGION_MAP_FILE"}), "OFFERFLOW_PROVISIONING_WEB_PORT"
     ),
     "offerflow-packaging": Needs(
         frozenset({_KAFKA, _DB, _KEY, "OFFERFLOW_PACKAGING_PAGES_ROOT", "OFFERFLOW_PACKAGING_STOREFRONT_URL",

@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Final
 
 from tests.images import builder as b
+from tests.images.ext4 import make_ext4
+from tests.images.linux_tree import elf64_header, merge_tree, write_tree
 
 ELF_AARCH64: Final = 0xB7
 _PART = struct.Struct("<B3sB3sII")
 
 
 def _elf(machine: int) -> bytes:
-    header = bytearray(b._elf64_header(e_type=3))
+    header = bytearray(elf64_header(e_type=3))
     struct.pack_into("<H", header, 18, machine)
     return bytes(header)
 
@@ -46,8 +48,8 @@ def write_mbr(path: Path, entries: list[tuple[int, int, int]]) -> None:
 def _ext4_partition(disk: Path, start_lba: int, sectors: int, tree: Mapping[str, bytes | None] | None) -> None:
     with tempfile.TemporaryDirectory(prefix="offerflow-vhd-") as tmp:
         root = Path(tmp) / "root"
-        paths = b._write_tree(root, b._merge_tree(tree))
-        b._make_ext4(disk, root, start_lba * b.SECTOR, sectors * b.SECTOR // 4096 * 4096, paths)
+        paths = write_tree(root, merge_tree(tree))
+        make_ext4(disk, root, start_lba * b.SECTOR, sectors * b.SECTOR // 4096 * 4096, paths)
 
 
 def build_two_partitions(path: Path, second_type: int, second: Callable[[Path, int, int], None]) -> Path:

@@ -172,11 +172,20 @@ def test_cli_builds_as_unprivileged_user() -> None:
 
 
 def _build_as_nobody(python: str, work: Path) -> None:
-    script = work / "builder.py"
-    shutil.copy(Path(__file__).with_name("builder.py"), script)
-    script.chmod(0o644)
+    # The builder is a package of modules and nobody may not read the checkout: copy the package (not its tests)
+    # under the same name and run it with -m, so the work directory comes first on sys.path.
+    here = Path(__file__).parent
+    package = work / "tests" / "images"
+    package.mkdir(parents=True)
+    for directory in (package.parent, package):
+        directory.chmod(0o755)
+    copies = {package.parent / "__init__.py": here.parent / "__init__.py"}
+    copies |= {package / source.name: source for source in here.glob("*.py") if not source.name.startswith("test_")}
+    for target, source in copies.items():
+        shutil.copy(source, target)
+        target.chmod(0o644)
     result = subprocess.run(
-        [*_AS_NOBODY, python, str(script), str(work / "out.vhd"), "--variant", "compliant"],
+        [*_AS_NOBODY, python, "-m", "tests.images.builder", str(work / "out.vhd"), "--variant", "compliant"],
         capture_output=True,
         text=True,
         check=False,

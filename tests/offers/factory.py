@@ -44,6 +44,16 @@ def sas_url(name: str = "os.vhd", *, sp: str = "rl", sr: str = "c", start: str |
             f"&sig=abc%2Bdef%3D&st={quote(st)}&se={quote(se)}&sp={sp}")
 
 
+def presigned_url(name: str = "os.vhd", *, signed: datetime | None = None, expires_in: int = 7 * 24 * 3600,
+                  date: str | None = None, expires: str | None = None) -> str:
+    """An S3 SigV4 presigned URL (never fetched): signed at ``signed``, valid ``expires_in`` seconds."""
+    amz_date = date if date is not None else (signed or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return (f"https://publisher.s3.example/disks/{quote(name)}?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            f"&X-Amz-Credential=AK%2F20240501%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date={amz_date}"
+            f"&X-Amz-Expires={expires if expires is not None else expires_in}&X-Amz-SignedHeaders=host"
+            "&X-Amz-Signature=0123abcd")
+
+
 def complete_offer(image_url: str, assets_dir: Path) -> dict[str, Any]:
     """A whole offer document (``{offerTypeId, definition}``) that passes every validation rule."""
     logos = {f"{M}{key}": png(assets_dir / f"{key}.png", size) for key, size in LOGO_SIZES.items()}

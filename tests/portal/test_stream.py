@@ -7,8 +7,9 @@ from typing import Any, cast
 
 from starlette.requests import Request
 
-from offerflow_status_api.api.deps import AppServices
 from offerflow_status_api.api.routes_stream import status_events
+from offerflow_status_api.api.status_doc import StatusDocs
+from offerflow_status_api.status_document import status_document
 
 
 class FakeReadModel:
@@ -35,29 +36,25 @@ class FakeRequest:
         return self.disconnect_after is not None and self.checks > self.disconnect_after
 
 
-def services(read_model: FakeReadModel) -> AppServices:
-    class Commands:
-        pass
+class NoCommandState:
+    """No run accepted by this API process: the stream shows the projection."""
 
-    class NoCommandState:
-        """No run accepted by this API process: the stream shows the projection."""
+    async def get(self, publisher_id: str, offer_id: str) -> None:
+        return None
 
-        async def get(self, publisher_id: str, offer_id: str) -> None:
-            return None
 
-    commands = Commands()
-    commands.read_model = read_model  # type: ignore[attr-defined]
-    commands.drafts = NoCommandState()  # type: ignore[attr-defined]
-    return cast(AppServices, type("S", (), {"commands": commands})())
+def document(status: str) -> dict[str, Any]:
+    return {**status_document(None), "status": status, "runId": "run-1"}
 
 
 async def collect(request: FakeRequest, rm: FakeReadModel, **kw: float) -> list[str]:
-    return [chunk async for chunk in status_events(cast(Request, request), services(rm), "pub", "offer", **kw)]
+    docs = StatusDocs(rm, NoCommandState())
+    return [chunk async for chunk in status_events(cast(Request, request), docs, "pub", "offer", **kw)]
 
 
 async def test_sends_each_change_once_then_keepalives_and_ends_at_its_lifetime() -> None:
-    running = {"status": "running", "steps": []}
-    waiting = {"status": "waitingForPublisherReview", "steps": []}
+    running = document("running")
+    waiting = document("waitingForPublisherReview")
     rm = FakeReadModel([running, running, waiting, waiting, waiting, waiting, waiting, waiting])
     chunks = await collect(FakeRequest(), rm, poll=0.01, keepalive=0.025, lifetime=0.2)
     assert chunks[0].startswith("retry: ")
@@ -68,7 +65,7 @@ async def test_sends_each_change_once_then_keepalives_and_ends_at_its_lifetime()
 
 
 async def test_stops_when_the_client_goes_away() -> None:
-    rm = FakeReadModel([{"status": "running", "steps": []}])
+    rm = FakeReadModel([document("running")])
     chunks = await collect(FakeRequest(disconnect_after=3), rm, poll=0.001, keepalive=60, lifetime=60)
     assert [c for c in chunks if c.startswith("event: status")] and not any(c.startswith("event: end") for c in chunks)
     assert rm.reads == 3

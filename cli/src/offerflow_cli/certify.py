@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -12,10 +13,11 @@ from rich.console import Console
 from rich.table import Table
 
 from offerflow_certification import report
-from offerflow_certification.adapters.source import FileDiskSource, HttpDiskSource, RoutingDiskSource
+from offerflow_certification.adapters.source import ImageIntake
 from offerflow_certification.image.certifier import Profile
 from offerflow_certification.image.findings import ImageError
 from offerflow_contract.events import DiskReport
+from offerflow_shared.sources import UrlDiskSource
 
 EXIT_PASS, EXIT_FAIL, EXIT_UNREADABLE = 0, 1, 2
 _LIMIT = 1024 * 1024**3 + 512
@@ -28,8 +30,10 @@ def _url(image: str) -> str:
 
 async def _certify(url: str, profile: Profile) -> DiskReport:
     chunk = 4 * 1024 * 1024
-    source = RoutingDiskSource(FileDiskSource(max_bytes=_LIMIT, chunk_bytes=chunk),
-                               HttpDiskSource(max_bytes=_LIMIT, chunk_bytes=chunk))
+    # The publisher's own machine: their files and their own network are theirs to read.
+    ca_file = os.environ.get("OFFERFLOW_TRUSTED_CA_FILE")
+    source = ImageIntake(UrlDiskSource(max_bytes=_LIMIT, chunk_bytes=chunk, allow_file=True, allow_private=True,
+                                       ca_file=Path(ca_file) if ca_file else None), chunk_bytes=chunk)
     disk = report.DiskId(plan_id="local", image_version="local", disk="os" if profile.os_disk else "data", url=url)
     async with source.fetch(url) as local:
         findings, os_result = await asyncio.to_thread(report.run_tests, local, profile)

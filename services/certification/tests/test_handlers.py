@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from offerflow_certification import bootstrap, handlers
-from offerflow_certification.adapters.source import FileDiskSource
+from offerflow_certification.adapters.source import ImageIntake
 from offerflow_certification.adapters.store import MemoryReportStore
 from offerflow_certification.rules import APPROVED_BASE_KEY
 from offerflow_contract import codec
@@ -19,6 +19,7 @@ from offerflow_contract.events import (
 )
 from offerflow_shared import service
 from offerflow_shared.runtime import Incoming, MemorySink
+from offerflow_shared.sources import UrlDiskSource
 from tests.images.builder import build_linux_vhd, build_variant
 from tests.images.os_variants import build_os_variant
 
@@ -34,7 +35,8 @@ def definition(url: str, data: str | None = None, **plan: Any) -> dict[str, Any]
 async def run(url: str, *, store: MemoryReportStore | None = None, run_id: str = "r", data: str | None = None,
               **plan: Any) -> MemorySink:
     sink = MemorySink()
-    source = FileDiskSource(max_bytes=10 * 1024**3, chunk_bytes=1 << 20)
+    source = ImageIntake(UrlDiskSource(max_bytes=10 * 1024**3, chunk_bytes=1 << 20, allow_file=True),
+                         chunk_bytes=1 << 20)
     d = service.dispatcher(bootstrap.SPEC, handlers.HANDLERS, handlers.Deps(source, store or MemoryReportStore()),
                            sink)
     env = wrap(ValidationPassed(offer=OfferSnapshot(offer_version=1, definition=definition(url, data, **plan),

@@ -1,4 +1,5 @@
-"""The http(s) intake against a loopback server started here: streamed, hashed, limited, timed out."""
+"""The image intake over the shared disk source, against a loopback server started here: streamed, hashed,
+spooled, limited, timed out; and the fake source showing each image is read once."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from offerflow_certification.adapters.source import FileDiskSource, HttpDiskSource, RoutingDiskSource
+from offerflow_certification.adapters.source import ImageIntake
 from offerflow_certification.image.findings import ImageError
+from offerflow_shared.sources import MemoryDiskSource, UrlDiskSource
 
 BODY = bytes(range(256)) * 4096  # 1 MiB
 
@@ -49,8 +51,14 @@ def server() -> Iterator[str]:
     httpd.server_close()
 
 
+def intake(tmp_path: Path, *, max_bytes: int = 2 << 20, read_timeout: float = 60.0) -> ImageIntake:
+    source = UrlDiskSource(max_bytes=max_bytes, chunk_bytes=64 * 1024, allow_file=True, allow_private=True,
+                           read_timeout=read_timeout)
+    return ImageIntake(source, chunk_bytes=64 * 1024, spool_dir=tmp_path)
+
+
 async def test_download_is_hashed_and_spooled_then_removed(server: str, tmp_path: Path) -> None:
-    source = HttpDiskSource(max_bytes=2 << 20, chunk_bytes=64 * 1024, spool_dir=tmp_path)
+    source = intake(tmp_path)
     async with source.fetch(f"{server}/image.vhd?sv=2020&sig=x") as image:
         assert image.size == len(BODY)
         assert image.sha256 == hashlib.sha256(BODY).hexdigest()
@@ -59,26 +67,42 @@ async def test_download_is_hashed_and_spooled_then_removed(server: str, tmp_path
 
 
 async def test_size_limit_http_errors_and_timeouts_are_image_errors(server: str, tmp_path: Path) -> None:
-    small = HttpDiskSource(max_bytes=1000, chunk_bytes=4096, spool_dir=tmp_path)
     with pytest.raises(ImageError, match="over the limit"):
-        async with small.fetch(f"{server}/image.vhd"):
+        async with intake(tmp_path, max_bytes=1000).fetch(f"{server}/image.vhd"):
             pass
-    ok = HttpDiskSource(max_bytes=2 << 20, chunk_bytes=4096, spool_dir=tmp_path, read_timeout=0.3)
-    with pytest.raises(ImageError, match="HTTP 404"):
-        async with ok.fetch(f"{server}/missing.vhd"):
+    ok = intake(tmp_path, read_timeout=0.3)
+    with pytest.raises(ImageError, match="HTTP 404") as err:
+        async with ok.fetch(f"{server}/missing.vhd?sig=SECRET"):
             pass
+    assert "SECRET" not in err.value.message
     with pytest.raises(ImageError, match="Timeout"):
         async with ok.fetch(f"{server}/slow.vhd"):
             pass
     assert not any(tmp_path.iterdir())  # noqa: ASYNC240 - a test's own temp dir
 
 
-async def test_routing_by_scheme(server: str, tmp_path: Path) -> None:
+async def test_local_files_are_hashed_in_place_and_remote_ones_spooled(server: str, tmp_path: Path) -> None:
     local = tmp_path / "x.bin"
     local.write_bytes(b"abc")
-    limits = {"max_bytes": 2 << 20, "chunk_bytes": 4096}
-    source = RoutingDiskSource(FileDiskSource(**limits), HttpDiskSource(**limits, spool_dir=tmp_path))
+    source = intake(tmp_path)
     async with source.fetch(local.as_uri()) as image:
-        assert image.sha256 == hashlib.sha256(b"abc").hexdigest()
+        assert image.path == local and image.sha256 == hashlib.sha256(b"abc").hexdigest()
     async with source.fetch(f"{server}/image.vhd") as image:
-        assert image.size == len(BODY)
+        assert image.size == len(BODY) and image.path != local
+
+
+async def test_file_urls_follow_the_source_policy(tmp_path: Path) -> None:
+    local = tmp_path / "x.bin"
+    local.write_bytes(b"abc")
+    strict = ImageIntake(UrlDiskSource(max_bytes=1 << 20), spool_dir=tmp_path)
+    with pytest.raises(ImageError, match="file:// disk URLs are not allowed"):
+        async with strict.fetch(local.as_uri()):
+            pass
+
+
+async def test_each_image_is_read_once(tmp_path: Path) -> None:
+    url = "https://blob.example/os.vhd?X-Amz-Signature=abc"
+    fake = MemoryDiskSource({url: BODY})
+    async with ImageIntake(fake, chunk_bytes=4096, spool_dir=tmp_path).fetch(url) as image:
+        assert image.sha256 == hashlib.sha256(BODY).hexdigest() and image.path.read_bytes() == BODY
+    assert (fake.counter.opens, fake.counter.bytes_read) == (1, len(BODY))

@@ -7,19 +7,21 @@ from pathlib import Path
 import pytest
 
 from offerflow_certification import report
-from offerflow_certification.adapters.source import FileDiskSource, LocalImage
+from offerflow_certification.adapters.source import LocalImage, hash_file
 from offerflow_certification.image.catalog import TESTS
 from offerflow_certification.image.certifier import Profile
 from offerflow_certification.image.findings import Finding
 from tests.images.builder import VARIANTS, build_linux_vhd, build_variant
 from tests.images.os_variants import OS_VARIANTS, build_os_variant
 
-SOURCE = FileDiskSource(max_bytes=1 << 40, chunk_bytes=1 << 20)
+
+def _hash(path: Path) -> LocalImage:
+    return hash_file(path, max_bytes=1 << 40, chunk_bytes=1 << 20)
 
 
 def run(path: Path, profile: Profile | None = None) -> list[Finding]:
     profile = profile or Profile()
-    findings, os_result = report.run_tests(SOURCE.hash_path(path), profile)
+    findings, os_result = report.run_tests(_hash(path), profile)
     return findings + os_result.findings
 
 
@@ -95,7 +97,7 @@ def test_windows_volume_reports_what_cannot_be_checked_offline(tmp_path: Path) -
 
 
 def test_local_image_type_is_what_the_handlers_use(compliant: Path) -> None:
-    assert isinstance(SOURCE.hash_path(compliant), LocalImage)
+    assert isinstance(_hash(compliant), LocalImage)
 
 
 @pytest.mark.parametrize("variant", sorted(set(VARIANTS) - {"tiny-file"}))

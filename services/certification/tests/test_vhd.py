@@ -1,4 +1,4 @@
-"""Fixed VHD footer / MBR inspection against real images made by tests.images.builder."""
+"""Fixed VHD footer and whole-image inspection against real images made by tests.images.builder (MBR: test_mbr)."""
 
 from __future__ import annotations
 
@@ -25,20 +25,17 @@ from offerflow_certification.image.vhd import (
     TEST_MIN_SIZE,
     TEST_SIZE_ALIGNMENT,
     DiskType,
-    Finding,
     ImageError,
-    Partition,
     check_footer,
-    check_mbr,
     check_vhd,
     check_vhd_file,
     first_mib_empty,
     footer_checksum,
     parse_footer,
-    parse_mbr,
     read_footer,
 )
-from tests.images.builder import VARIANTS, build_linux_vhd, build_variant, vhd_footer
+from tests.images.builder import VARIANTS, build_variant, vhd_footer
+from tests.images.findings import by_id, failed_ids
 
 ALL_TESTS = {
     TEST_COOKIE,
@@ -52,19 +49,6 @@ ALL_TESTS = {
     TEST_MBR_FIRST_MIB,
 }
 SIZE = 32 * MIB
-
-
-@pytest.fixture(scope="module")
-def compliant(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_linux_vhd(tmp_path_factory.mktemp("vhd") / "compliant.vhd")
-
-
-def failed_ids(findings: list[Finding]) -> set[str]:
-    return {f.test_id for f in findings if not f.passed}
-
-
-def by_id(findings: list[Finding]) -> dict[str, Finding]:
-    return {f.test_id: f for f in findings}
 
 
 # ------------------------------------------------------------------ compliant image
@@ -92,14 +76,6 @@ def test_footer_fields_of_compliant_image(compliant: Path) -> None:
     assert footer.unique_id.version == 4
     assert footer.saved_state == 0
     assert footer.created_at.year >= 2020
-
-
-def test_mbr_of_compliant_image(compliant: Path) -> None:
-    with open(compliant, "rb") as f:
-        partitions = parse_mbr(f.read(SECTOR_SIZE))
-        assert first_mib_empty(f)
-    assert partitions == [Partition(1, 0x83, True, 2048, SIZE // SECTOR_SIZE - 2048)]
-    assert partitions[0].lba_end == SIZE // SECTOR_SIZE
 
 
 # ------------------------------------------------------------------- broken variants
@@ -229,59 +205,7 @@ def test_missing_file_is_an_image_error(tmp_path: Path) -> None:
         check_vhd_file(tmp_path / "nope.vhd")
 
 
-# --------------------------------------------------------------------------- MBR unit
-
-
-def _mbr(*entries: tuple[int, int, int, int]) -> bytes:
-    sector = bytearray(SECTOR_SIZE)
-    for slot, (status, ptype, start, count) in enumerate(entries):
-        struct.pack_into("<B3sB3sII", sector, 446 + 16 * slot, status, b"", ptype, b"", start, count)
-    sector[510:512] = b"\x55\xaa"
-    return bytes(sector)
-
-
-def test_parse_mbr_skips_empty_slots() -> None:
-    sector = _mbr((0, 0, 0, 0), (0x80, 0x83, 2048, 100), (0, 0, 0, 0), (0, 0x82, 4096, 50))
-    assert parse_mbr(sector) == [
-        Partition(2, 0x83, True, 2048, 100),
-        Partition(4, 0x82, False, 4096, 50),
-    ]
-
-
-def test_parse_mbr_rejects_bad_input() -> None:
-    with pytest.raises(ImageError, match="needs 512 bytes"):
-        parse_mbr(b"\x55\xaa")
-    with pytest.raises(ImageError, match="no MBR boot signature"):
-        parse_mbr(bytes(SECTOR_SIZE))
-
-
-def test_check_mbr_never_raises_on_short_input() -> None:
-    findings = check_mbr(b"", 0)
-    assert failed_ids(findings) == {TEST_MBR_TABLE, TEST_MBR_INSIDE_DISK, TEST_MBR_FIRST_MIB}
-
-
-def test_check_mbr_without_partitions() -> None:
-    findings = check_mbr(_mbr(), SIZE)
-    assert by_id(findings)[TEST_MBR_TABLE].actual == "MBR has no partitions"
-    assert failed_ids(findings) == {TEST_MBR_TABLE, TEST_MBR_INSIDE_DISK, TEST_MBR_FIRST_MIB}
-
-
-def test_zero_length_partition_is_not_inside_the_disk() -> None:
-    findings = by_id(check_mbr(_mbr((0x80, 0x83, 2048, 0)), SIZE))
-    assert not findings[TEST_MBR_INSIDE_DISK].passed
-    assert findings[TEST_MBR_INSIDE_DISK].actual == "partition 1: zero length"
-
-
-def test_gpt_protective_mbr_is_not_trusted_for_the_first_mib() -> None:
-    findings = by_id(check_mbr(_mbr((0, 0xEE, 1, SIZE // SECTOR_SIZE - 1)), SIZE))
-    assert not findings[TEST_MBR_TABLE].passed  # generation 2 is refused
-    assert "generation 2" in findings[TEST_MBR_TABLE].actual
-    assert findings[TEST_MBR_INSIDE_DISK].passed
-    assert not findings[TEST_MBR_FIRST_MIB].passed
-    assert "GPT" in findings[TEST_MBR_FIRST_MIB].actual
-
-
-# ------------------------------------------------------------------- first MiB helper
+# ------------------------------------------------------------------ bounded reads
 
 
 class _CountingReader(io.BufferedReader):
@@ -291,24 +215,6 @@ class _CountingReader(io.BufferedReader):
         data = super().read(size)
         self.bytes_read += len(data)
         return data
-
-
-def test_first_mib_empty_looks_past_the_mbr_only(compliant: Path, tmp_path: Path) -> None:
-    image = tmp_path / "copy.vhd"
-    image.write_bytes(compliant.read_bytes())
-    with open(image, "r+b") as f:
-        f.seek(4096)
-        f.write(b"\x01")  # e.g. a GRUB core image in the post-MBR gap
-    with open(image, "rb") as f:
-        assert not first_mib_empty(f)
-    # Bytes past a declared disk end do not exist and cannot be non-empty.
-    with open(image, "rb") as f:
-        assert first_mib_empty(f, disk_size=4096)
-
-
-def test_first_mib_empty_on_short_input() -> None:
-    assert first_mib_empty(io.BytesIO(bytes(700)))
-    assert not first_mib_empty(io.BytesIO(bytes(600) + b"x"))
 
 
 def test_inspection_reads_a_bounded_number_of_bytes(compliant: Path) -> None:

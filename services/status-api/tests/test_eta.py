@@ -7,7 +7,7 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
-from offerflow_contract.envelope import Envelope, wrap
+from offerflow_contract.envelope import Envelope, Event, wrap
 from offerflow_contract.events import (
     CertificationFailed,
     CertificationPassed,
@@ -24,8 +24,12 @@ from offerflow_shared.runtime import MemorySink, Outbox
 from offerflow_status_api import eta
 from offerflow_status_api.commands.lifecycle import RunLifecycle
 from offerflow_status_api.commands.memory import MemoryCommandStore
-from offerflow_status_api.handlers import HANDLERS, Deps
-from offerflow_status_api.rules import RunView, fold_run, status_document
+from offerflow_status_api.projection import fold
+from offerflow_status_api.projection.fold import fold_run
+from offerflow_status_api.projection.handlers import HANDLERS, Deps
+from offerflow_status_api.projection.state import RunState
+from offerflow_status_api.projection.view import Applied
+from offerflow_status_api.status_document import status_document
 from offerflow_status_api.step_metrics import finished_step
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -98,17 +102,22 @@ def test_finished_step_times_the_step_its_event_ends() -> None:
 
 
 class FakeReadModel:
+    """The read model's projection side in memory: dedupes by event id, keeps each run's fold state."""
+
     def __init__(self) -> None:
-        self.envs: list[Envelope] = []
+        self.seen: set[str] = set()
+        self.states: dict[str, RunState] = {}
 
-    async def apply(self, env: Envelope) -> bool:
-        if any(e.event_id == env.event_id for e in self.envs):
-            return False
-        self.envs.append(env)
-        return True
-
-    async def fold(self, run_id: str) -> RunView | None:
-        return fold_run(run_id, [e for e in self.envs if e.run_id == run_id])
+    async def apply(self, env: Envelope, event: Event | None = None) -> Applied:
+        if str(env.event_id) in self.seen:
+            return Applied(new=False)
+        self.seen.add(str(env.event_id))
+        if env.run_id is None:
+            return Applied(new=True)
+        state = fold.apply(self.states.get(env.run_id) or fold.new_state(env), env, event)
+        self.states[env.run_id] = state
+        view = fold.view_of(state)
+        return Applied(new=True, view=view if view.requested else None)
 
 
 async def test_the_projection_observes_each_finished_step_once() -> None:

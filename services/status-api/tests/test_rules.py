@@ -23,8 +23,8 @@ from offerflow_contract.events import (
     ValidationStarted,
 )
 from offerflow_contract.steps import OfferStatus, StepId, StepStatus
-from offerflow_status_api.cancel_view import CANCELED_MESSAGE, offer_status
-from offerflow_status_api.rules import fold_run, status_document
+from offerflow_status_api.projection.fold import fold_run
+from offerflow_status_api.status_document import CANCELED_MESSAGE, offer_status, status_document
 
 SNAP = OfferSnapshot(offer_version=2, definition={}, notification_emails=["a@b.example"])
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -21,7 +21,8 @@ from offerflow_status_api import supervisor
 from offerflow_status_api.commands import CommandService, Publish, RunPhase, SaveDraft
 from offerflow_status_api.commands.lifecycle import RunLifecycle
 from offerflow_status_api.commands.memory import MemoryCommandStore
-from offerflow_status_api.rules import fold_run, status_document
+from offerflow_status_api.projection.fold import fold_run
+from offerflow_status_api.status_document import status_document
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SNAP = OfferSnapshot(offer_version=2, definition={}, notification_emails=["a@b.example"])

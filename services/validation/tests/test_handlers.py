@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -28,9 +28,10 @@ def fetcher_for(doc: dict[str, Any]) -> MemoryFetcher:
     return MemoryFetcher(found)
 
 
-async def run(doc: dict[str, Any], fetcher: MemoryFetcher, sink: MemorySink | None = None) -> MemorySink:
+async def run(doc: dict[str, Any], fetcher: MemoryFetcher, sink: MemorySink | None = None,
+              min_url_validity: timedelta = timedelta(hours=24)) -> MemorySink:
     sink = sink or MemorySink()
-    d = service.dispatcher(bootstrap.SPEC, handlers.HANDLERS, handlers.Deps(fetcher), sink)
+    d = service.dispatcher(bootstrap.SPEC, handlers.HANDLERS, handlers.Deps(fetcher, min_url_validity), sink)
     env = wrap(PublishRequested(offer=OfferSnapshot(offer_version=2, definition=doc["definition"],
                                                     notification_emails=["a@b.example"]), requested_by="p"),
                offer_id="demo", publisher_id="p", run_id="r1", producer="status-api", occurred_at=NOW)
@@ -91,3 +92,15 @@ async def test_an_empty_offer_fails_without_fetching_anything() -> None:
     failed = (await run({"definition": {"offer": {}, "plans": []}}, fetcher)).events()[-1]
     assert isinstance(failed, ValidationFailed) and len(failed.reasons) == 20
     assert fetcher.fetched == []
+
+
+async def test_a_presigned_disk_url_must_outlive_the_configured_minimum(tmp_path: Path) -> None:
+    doc = factory.complete_offer("file:///tmp/os.vhd", tmp_path)
+    doc["definition"]["plans"][0][factory.IMAGES]["1.0.0"]["osVhdUrl"] = factory.presigned_url(
+        signed=NOW, expires_in=6 * 3600)
+    failed = (await run(doc, fetcher_for(doc))).events()[-1]
+    assert isinstance(failed, ValidationFailed)
+    assert [r.code for r in failed.reasons] == ["disk_url_expires_too_soon"]
+    assert "give a URL valid until at least 2024-05-02 12:00:00Z" in failed.summary
+    passed = (await run(doc, fetcher_for(doc), min_url_validity=timedelta(hours=4))).events()[-1]
+    assert isinstance(passed, ValidationPassed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,3 +175,8 @@ class KafkaSink:
 
     async def send(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None:
         await self._producer.send_and_wait(topic, value=value, key=key, headers=headers)
+
+    async def enqueue(self, topic: str, key: bytes | None, value: bytes | None,
+                      headers: Headers) -> Awaitable[object]:
+        ack: Awaitable[object] = await self._producer.send(topic, value=value, key=key, headers=headers)
+        return ack

@@ -63,6 +63,10 @@ async def resolve(host: str, port: int) -> set[str]:
     return {str(info[4][0]) for info in infos}
 
 
+def resolve_blocking(host: str, port: int) -> set[str]:
+    return {str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+
+
 async def check_host(host: str, port: int, *, allow_private: bool, shown: str | None = None) -> None:
     """Raises BlockedTarget unless every address of ``host`` is public (or private targets are allowed)."""
     if allow_private:
@@ -72,6 +76,22 @@ async def check_host(host: str, port: int, *, allow_private: bool, shown: str | 
         addresses = await resolve(host.strip("[]"), port)
     except (OSError, UnicodeError) as exc:
         raise BlockedTarget(f"the host of {shown} cannot be resolved") from exc
+    _check_addresses(addresses, shown)
+
+
+def check_host_blocking(host: str, port: int, *, allow_private: bool, shown: str | None = None) -> None:
+    """``check_host`` for code that already runs in a worker thread (blocking disk sources)."""
+    if allow_private:
+        return
+    shown = shown or host
+    try:
+        addresses = resolve_blocking(host.strip("[]"), port)
+    except (OSError, UnicodeError) as exc:
+        raise BlockedTarget(f"the host of {shown} cannot be resolved") from exc
+    _check_addresses(addresses, shown)
+
+
+def _check_addresses(addresses: set[str], shown: str) -> None:
     if not addresses:
         raise BlockedTarget(f"the host of {shown} has no address")
     for address in sorted(addresses):
@@ -82,6 +102,17 @@ async def check_host(host: str, port: int, *, allow_private: bool, shown: str | 
 
 async def check_url(url: str, *, allow_private: bool, schemes: tuple[str, ...] = WEB_SCHEMES) -> None:
     """Raises BlockedTarget for a URL outside ``schemes``, without a host, or (unless allowed) not public."""
+    host, port, shown = _target(url, schemes)
+    await check_host(host, port, allow_private=allow_private, shown=shown)
+
+
+def check_url_blocking(url: str, *, allow_private: bool, schemes: tuple[str, ...] = WEB_SCHEMES) -> None:
+    """``check_url`` for code that already runs in a worker thread (blocking disk sources)."""
+    host, port, shown = _target(url, schemes)
+    check_host_blocking(host, port, allow_private=allow_private, shown=shown)
+
+
+def _target(url: str, schemes: tuple[str, ...]) -> tuple[str, int, str]:
     shown = _shown(url)
     try:
         parts = urlsplit(url)
@@ -93,5 +124,4 @@ async def check_url(url: str, *, allow_private: bool, schemes: tuple[str, ...] =
         raise BlockedTarget(f"{shown}: only {' or '.join(s + '://' for s in schemes)} URLs are allowed")
     if not parts.hostname:
         raise BlockedTarget(f"{shown} has no host name")
-    await check_host(parts.hostname, port or (443 if scheme == "https" else 80),
-                     allow_private=allow_private, shown=shown)
+    return parts.hostname, port or (443 if scheme == "https" else 80), shown

@@ -29,6 +29,9 @@ class CommonSettings(BaseSettings):
     # Fault injection (offerflow_shared.faults): a file named after a service here lists offer ids whose
     # input events fail on purpose. Unset by default; tests and chaos runs set it.
     faults_dir: Path | None = None
+    # A PEM file of extra certificate authorities trusted for outbound https (disk and object-store URLs), added
+    # to the public ones; the dev stack points it at its own CA. Unset: the public trust store only.
+    trusted_ca_file: Path | None = None
     # Variable names (comma-separated) a production deployment keeps at an unsafe value on purpose, e.g.
     # OFFERFLOW_VALIDATION_ALLOW_PRIVATE_TARGETS for an intranet-only install. Each is logged as a warning at start.
     allow_unsafe: Annotated[frozenset[str], NoDecode] = frozenset()

@@ -43,13 +43,18 @@ def create_app(service: str, *, bootstrap: str, web_port: int, replication_facto
 
 
 class FaustSink:
-    """Sends through the app's producer and waits for the broker's ack (acks=all) before returning."""
+    """The app's producer (acks=all): ``send`` waits for the ack, ``enqueue`` returns it to await later."""
 
     def __init__(self, app: faust.App) -> None:
         self._app = app
 
     async def send(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None:
         await self._app.producer.send_and_wait(topic, key, value, None, None, headers)
+
+    async def enqueue(self, topic: str, key: bytes | None, value: bytes | None,
+                      headers: Headers) -> Awaitable[object]:
+        ack: Awaitable[object] = await self._app.producer.send(topic, key, value, None, None, headers)
+        return ack
 
 
 def attach(

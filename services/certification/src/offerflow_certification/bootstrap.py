@@ -8,11 +8,11 @@ import faust
 
 from offerflow_certification import handlers
 from offerflow_certification.adapters.pg_store import PostgresReportStore
-from offerflow_certification.adapters.source import DiskSource, FileDiskSource, HttpDiskSource, RoutingDiskSource
+from offerflow_certification.adapters.source import DiskSource, ImageIntake
 from offerflow_certification.settings import Settings
 from offerflow_contract import topics
 from offerflow_contract.events import CertificationFailed, ValidationPassed
-from offerflow_shared import db, service
+from offerflow_shared import db, service, sources
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -21,12 +21,14 @@ SPEC = service.stage("certification", (topics.VALIDATION.name,), topics.CERTIFIC
 
 
 def build_source(settings: Settings) -> DiskSource:
-    limits = {"max_bytes": settings.max_disk_bytes, "chunk_bytes": settings.chunk_bytes}
-    return RoutingDiskSource(
-        FileDiskSource(**limits),
-        HttpDiskSource(**limits, spool_dir=settings.spool_dir, connect_timeout=settings.http_connect_timeout,
-                       read_timeout=settings.http_read_timeout,
-                       allow_private=settings.allow_private_targets))
+    # file:// and http:// follow the private-targets setting: a local path is the most private target of all,
+    # and both exist for the embedded dev stack only (production reads https:// disk URLs).
+    disks = sources.UrlDiskSource(
+        max_bytes=settings.max_disk_bytes, chunk_bytes=settings.chunk_bytes,
+        allow_file=settings.allow_private_targets, allow_private=settings.allow_private_targets,
+        ca_file=settings.common.trusted_ca_file, connect_timeout=settings.http_connect_timeout,
+        read_timeout=settings.http_read_timeout)
+    return ImageIntake(disks, chunk_bytes=settings.chunk_bytes, spool_dir=settings.spool_dir)
 
 
 def build(settings: Settings) -> faust.App:

@@ -19,7 +19,8 @@ class Settings(BaseSettings):
     http_connect_timeout: float = Field(10.0, gt=0)
     http_read_timeout: float = Field(60.0, gt=0)
     # True only because the embedded dev stack serves test images from 127.0.0.1; production sets false so
-    # an image URL cannot reach loopback, private, link-local (cloud metadata) or multicast addresses.
+    # an image URL cannot reach loopback, private, link-local (cloud metadata) or multicast addresses, nor be
+    # a file:// path or a plain http:// URL.
     allow_private_targets: bool = True
     # Hard limit on one input of this step, retries included (the step's ETA with room to spare): past it
     # the handler is cancelled and the run fails with step-timed-out.

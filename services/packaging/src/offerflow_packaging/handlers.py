@@ -36,6 +36,7 @@ from offerflow_packaging.adapters.pages import PageStore
 from offerflow_packaging.assets import AssetProblem, collect
 from offerflow_packaging.listing import build_listing
 from offerflow_packaging.render import render_page
+from offerflow_shared.names import UnsafeName
 from offerflow_shared.offer import marketplace
 from offerflow_shared.runtime import Outbox
 from offerflow_shared.secrets import SecretBox, SecretUnavailable
@@ -77,7 +78,7 @@ async def on_provisioning_passed(deps: Deps, env: Envelope, event: ProvisioningP
     await out.emit(PackagingStarted(message="Merging technical and marketing content into the product page."))
     try:
         rules.slug(publisher, offer)
-    except rules.UnsafeName as exc:
+    except UnsafeName as exc:
         await _fail(out, "invalid-name", str(exc), emails)
         return
     audience = rules.normalise_audience(marketplace(snapshot.definition, "allowedSubscriptions"))
@@ -188,7 +189,7 @@ async def on_golive_requested(deps: Deps, env: Envelope, event: GoLiveRequested,
 
     try:
         link = rules.live_link(deps.storefront_url, publisher, offer)
-    except rules.UnsafeName as exc:
+    except UnsafeName as exc:
         await fail("invalid-name", str(exc))
         return
 
@@ -258,7 +259,7 @@ async def on_publish_canceled(deps: Deps, env: Envelope, event: PublishCanceled,
     await deps.access.grants.close_run(env.publisher_id, env.offer_id, env.run_id, "canceled")
     try:
         rules.slug(env.publisher_id, env.offer_id)
-    except rules.UnsafeName:
+    except UnsafeName:
         pass  # such an offer never had a preview slot; withdrawing nothing is still a withdrawal
     else:
         await asyncio.to_thread(deps.pages.remove_slot, env.publisher_id, env.offer_id, rules.PREVIEW)

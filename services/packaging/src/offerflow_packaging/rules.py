@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-# Publisher and offer ids become folder names and URL parts: nothing that could leave the pages root.
-_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+from offerflow_shared.names import UnsafeName, is_safe_segment, safe_segment, version_key
+
 PREVIEW = "preview"
 PRODUCTION = "production"
 PAGE = "index.html"
@@ -23,24 +23,22 @@ _ASSET_FILE = re.compile(r"^[0-9a-f]{16}\.(png|jpg)$")
 ASSET_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
 
 
-class UnsafeName(ValueError):
-    pass
-
-
-def safe_segment(value: str, what: str) -> str:
-    if not _SEGMENT.fullmatch(value):
-        raise UnsafeName(f"{what} {value!r} cannot be used in a page address")
+def _slug_part(value: str, what: str) -> str:
+    # The slug joins the two ids with '.', so an id holding one would make two offers share an address.
+    if "." in safe_segment(value, what):
+        raise UnsafeName(f"{what} {value!r} cannot be used in a page address: it contains '.'")
     return value
 
 
 def slug(publisher: str, offer: str) -> str:
-    return f"{safe_segment(publisher, 'publisher id')}.{safe_segment(offer, 'offer id')}"
+    """``publisher.offer``: the page address of an offer; ``UnsafeName`` if an id cannot be part of it."""
+    return f"{_slug_part(publisher, 'publisher id')}.{_slug_part(offer, 'offer id')}"
 
 
 def parse_slug(value: str) -> tuple[str, str] | None:
     """``publisher.offer`` → ids, or None for anything that is not a well-formed slug."""
     publisher, dot, offer = value.partition(".")
-    if not dot or not _SEGMENT.fullmatch(publisher) or not _SEGMENT.fullmatch(offer):
+    if not dot or "." in offer or not is_safe_segment(publisher) or not is_safe_segment(offer):
         return None
     return publisher, offer
 
@@ -81,11 +79,6 @@ def in_audience(audience: Iterable[str], subscription_id: str | None) -> bool:
 
 def live_link(storefront_url: str, publisher: str, offer: str) -> str:
     return f"{storefront_url}/apps/{slug(publisher, offer)}"
-
-
-def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
-    """Semver ``X.Y.Z`` and dated ``YYYY.MM.DD`` both order numerically, part by part."""
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.\-+]", version))
 
 
 def highest_version(versions: Iterable[str]) -> str | None:

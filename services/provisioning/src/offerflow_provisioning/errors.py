@@ -11,14 +11,6 @@ class PermanentCopyError(Exception):
         self.message = message
 
 
-class UnsupportedSource(PermanentCopyError):
-    code = "unsupported-url-scheme"
-
-
-class SourceUnreadable(PermanentCopyError):
-    code = "disk-unreadable"
-
-
 class DiskChanged(PermanentCopyError):
     code = "disk-changed"
 

@@ -17,6 +17,7 @@ from offerflow_contract.events import (
 )
 from offerflow_provisioning import rules
 from offerflow_provisioning.replicator import Replicator
+from offerflow_shared.names import UnsafeName
 from offerflow_shared.runtime import Outbox
 from offerflow_shared.service import Handlers
 
@@ -31,7 +32,7 @@ async def on_certification_passed(deps: Deps, env: Envelope, event: Certificatio
     emails = event.offer.notification_emails
     try:
         jobs = rules.plan_copies(env.publisher_id, env.offer_id, deps.regions, event.disks)
-    except rules.UnsafeName as exc:
+    except UnsafeName as exc:
         reason = Reason(code="invalid-name", message=str(exc))
         await out.emit(
             ProvisioningFailed(summary=reason.message, reasons=[reason], notification_emails=emails)
@@ -47,10 +48,10 @@ async def on_certification_passed(deps: Deps, env: Envelope, event: Certificatio
         return
     await out.emit(ProvisioningStarted(message=rules.start_message(jobs)))
 
-    async def progress(i: int) -> None:
+    async def progress(i: int, where: str) -> None:
         await out.emit(
             ProvisioningProgressed(
-                percentage=rules.percentage(i + 1, len(jobs)), message=rules.progress_message(jobs, i)
+                percentage=rules.percentage(i + 1, len(jobs)), message=rules.progress_message(jobs, i, where)
             ),
             discriminator=jobs[i].key.id,
         )

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import errno
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from offerflow_contract.events import CertifiedDisk, Reason
+from offerflow_shared.names import safe_segment
 
 MIB = 1024 * 1024
-
-# Names become folder names in every region: nothing that could climb out of the root or hide a file.
-_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 # Errors that a moment's wait can cure (a busy or flaky share, a full disk being cleaned up). Anything
 # else (permissions, a missing folder) needs a person, so it fails the step at once.
@@ -33,16 +30,6 @@ TRANSIENT_ERRNOS = frozenset(
         errno.ESTALE,
     }
 )
-
-
-class UnsafeName(ValueError):
-    pass
-
-
-def safe_segment(value: str, what: str) -> str:
-    if not _SEGMENT.fullmatch(value) or ".." in value:
-        raise UnsafeName(f"{what} {value!r} cannot be used as a storage folder name")
-    return value
 
 
 @dataclass(frozen=True)
@@ -76,7 +63,9 @@ class CopyJob:
 def plan_copies(
     publisher: str, offer: str, regions: Sequence[str], disks: Sequence[CertifiedDisk]
 ) -> list[CopyJob]:
-    """Every region-by-disk copy, region by region, so progress reads as regions completing in order."""
+    """Every region-by-disk copy, region by region, so progress reads as regions completing in order.
+
+    Every name becomes a folder or key segment in every region, so an unsafe one raises ``UnsafeName``."""
     unique_regions = list(dict.fromkeys(regions))
     jobs: list[CopyJob] = []
     for region in unique_regions:
@@ -118,10 +107,10 @@ def region_count(jobs: Sequence[CopyJob]) -> int:
     return len({j.key.region for j in jobs})
 
 
-def progress_message(jobs: Sequence[CopyJob], index: int) -> str:
+def progress_message(jobs: Sequence[CopyJob], index: int, where: str) -> str:
     job = jobs[index]
     return (
-        f"{job.key.region}: {job.key.label} replicated and verified; "
+        f"{job.key.region}: {job.key.label} replicated and verified in {where}; "
         f"{regions_done(jobs, index + 1)}/{region_count(jobs)} regions done"
     )
 

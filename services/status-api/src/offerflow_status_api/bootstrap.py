@@ -22,7 +22,7 @@ from offerflow_contract.envelope import Envelope
 from offerflow_shared import db, logs, service
 from offerflow_shared.kafka import ensure_topics
 from offerflow_shared.secrets import SecretBox
-from offerflow_status_api import handlers, supervisor
+from offerflow_status_api import eta, supervisor
 from offerflow_status_api.adapters.auth import Auth
 from offerflow_status_api.adapters.history import CommandLog
 from offerflow_status_api.adapters.read_model import ReadModel
@@ -32,6 +32,7 @@ from offerflow_status_api.commands import CommandService
 from offerflow_status_api.commands.lifecycle import RunLifecycle
 from offerflow_status_api.commands.postgres import PgCommandStore
 from offerflow_status_api.commands.relay import OutboxRelay
+from offerflow_status_api.projection import handlers
 from offerflow_status_api.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -81,9 +82,10 @@ def build_api(settings: Settings) -> FastAPI:
         commands = CommandService(store=PgCommandStore(pool), read_model=read_model,
                                   secrets=SecretBox(settings.common.secrets_key_value()))
         admin = settings.admin_token.get_secret_value() if settings.admin_token else None
-        fastapi_app.state.services = AppServices(commands=commands, auth=Auth(pool), log=CommandLog(pool),
-                                                 admin_token=admin, public_url=settings.common.public_url,
-                                                 health=health)
+        fastapi_app.state.services = AppServices(commands=commands, read_model=read_model, auth=Auth(pool),
+                                                 log=CommandLog(pool), admin_token=admin,
+                                                 public_url=settings.common.public_url, health=health,
+                                                 step_stats=eta.StatsCache(pool).get)
         stop_relay = await start_relay(settings, asyncio.Event()) if settings.embedded_relay else None
 
         async def close() -> None:

@@ -8,14 +8,13 @@ otherwise the static ETA of :mod:`offerflow_contract.steps` and its bound in sec
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ParamSpec
+from typing import Any
 
 import asyncpg
 
@@ -140,7 +139,6 @@ class StatsCache:
 
 
 _caches: dict[int, StatsCache] = {}
-P = ParamSpec("P")
 
 
 def stats_cache_for(pool: asyncpg.Pool) -> StatsCache:
@@ -149,16 +147,3 @@ def stats_cache_for(pool: asyncpg.Pool) -> StatsCache:
         cache = _caches[id(pool)] = StatsCache(pool)
     return cache
 
-
-def annotates(route: Callable[P, Awaitable[dict[str, Any]]]) -> Callable[P, Awaitable[dict[str, Any]]]:
-    """Decorate a route returning a status document (its ``s: Services`` argument gives the pool)."""
-
-    @functools.wraps(route)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> dict[str, Any]:
-        doc = await route(*args, **kwargs)
-        services = kwargs.get("s")
-        pool = getattr(getattr(getattr(services, "commands", None), "read_model", None), "pool", None)
-        stats = await stats_cache_for(pool).get() if pool is not None else {}
-        return annotate(doc, stats, datetime.now(UTC))
-
-    return wrapper

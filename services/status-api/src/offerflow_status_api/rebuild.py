@@ -1,29 +1,32 @@
 """Rebuild the read model from the topics: Kafka is the source of truth.
 
 Drops the projection's tables, reads every topic of the contract from the beginning (no consumer group),
-archives every event in bulk, then derives runs and offers with the same functions the live projection
-uses, so the result is the same read model. The live projection must be stopped meanwhile.
+archives every event in bulk and folds each into its run's state with the same ``apply`` the live projection
+uses, then writes runs and offers through the read model's batch API, so the result is the same read model.
+The live projection must be stopped meanwhile.
 """
 
 from __future__ import annotations
 
-import json
+import gc
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from offerflow_contract import codec, topics
-from offerflow_contract.envelope import ContractError, Envelope
-from offerflow_contract.events import OfferDraftSaved, PublishRequested
+from offerflow_contract.envelope import ContractError, Envelope, Event
 from offerflow_shared import db
-from offerflow_status_api.adapters.read_model import ReadModel, row_to_envelope
+from offerflow_status_api.adapters.read_model import ReadModel
 from offerflow_status_api.bootstrap import open_database
+from offerflow_status_api.projection.fold import apply, new_state
+from offerflow_status_api.projection.state import RunState
 
-READ_MODEL_TABLES = ("event_archive", "runs", "offers", "offer_versions")
+READ_MODEL_TABLES = ("event_archive", "run_states", "runs", "offers", "offer_versions")
+RUNS_IN_MEMORY = 50_000  # about 10 kB each (~500 MB); a flush before the end costs (runs written twice)
 PROJECTION_GROUP = "offerflow-status-projection"
 
 
@@ -37,8 +40,11 @@ class RebuildStats:
     seconds: float = 0.0
 
 
-async def read_batches(bootstrap: str, batch: int = 20_000) -> AsyncIterator[tuple[list[Envelope], int, int]]:
-    """Every decodable event of every topic up to the end offsets taken at the start, in batches."""
+Parsed = list[tuple[Envelope, Event]]
+
+
+async def read_batches(bootstrap: str, batch: int = 20_000) -> AsyncIterator[tuple[Parsed, int, int]]:
+    """Every decodable event of every topic, parsed, up to the end offsets taken at the start, in batches."""
     parts = await _partitions(bootstrap)
     if not parts:
         return
@@ -52,7 +58,7 @@ async def read_batches(bootstrap: str, batch: int = 20_000) -> AsyncIterator[tup
         remaining = {tp for tp in parts if end[tp] > 0}
         while remaining:
             fetched = await consumer.getmany(*remaining, timeout_ms=1000, max_records=batch)
-            out: list[Envelope] = []
+            out: Parsed = []
             records = skipped = 0
             for tp, msgs in fetched.items():
                 for m in msgs:
@@ -61,8 +67,7 @@ async def read_batches(bootstrap: str, batch: int = 20_000) -> AsyncIterator[tup
                     records += 1
                     try:
                         env = codec.decode(m.value)
-                        env.event()
-                        out.append(env)
+                        out.append((env, env.event()))
                     except ContractError:
                         skipped += 1  # dead-lettered when it was live; never part of the read model
             for tp in list(remaining):
@@ -84,76 +89,54 @@ async def _partitions(bootstrap: str) -> list[TopicPartition]:
             for p in d.get("partitions", [])]
 
 
-async def rebuild(dsn: str, bootstrap: str) -> RebuildStats:
-    """Streams: memory stays bounded by one batch of events and one run, whatever the topics hold."""
+async def rebuild(dsn: str, bootstrap: str, *, runs_in_memory: int = RUNS_IN_MEMORY) -> RebuildStats:
+    """One pass over the topics: each batch is archived, and its events are applied to the states of their
+    runs in memory, the same ``apply`` the live projection uses. States are written (joined with what an
+    earlier flush stored) when ``runs_in_memory`` runs are held and at the end, so memory stays bounded by
+    one batch of events and that many runs, whatever the topics hold."""
     t0 = time.perf_counter()
     stats = RebuildStats()
     # One long transaction that reads the topics while it is open: no statement or idle limit applies.
     pool = await open_database(dsn, timeouts=db.UNLIMITED)
     model = ReadModel(pool)
+    states: dict[str, RunState] = {}
+    offers: dict[tuple[str, str], datetime] = {}
+    run_ids: set[str] = set()
+    # The states held grow to many objects that live until a flush: the cyclic GC's collections walked them
+    # all again and again (half the rebuild's time). It is off meanwhile; states and events hold no cycles
+    # (reference counting frees them), so only stray cycles of the libraries wait for the collection at the end.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute(f"TRUNCATE {', '.join(READ_MODEL_TABLES)}")
-            await conn.execute("CREATE TEMP TABLE incoming (LIKE event_archive INCLUDING DEFAULTS) ON COMMIT DROP")
-            async for envelopes, records, skipped in read_batches(bootstrap):
+            async for events, records, skipped in read_batches(bootstrap):
                 stats.records += records
                 stats.skipped += skipped
-                await _archive(conn, envelopes)
+                for env, event in await model.archive_many(conn, events):
+                    key = (env.publisher_id, env.offer_id)
+                    if key not in offers or offers[key] < env.occurred_at:
+                        offers[key] = env.occurred_at
+                    if env.run_id:
+                        state = states.get(env.run_id) or new_state(env)
+                        states[env.run_id] = apply(state, env, event)
+                if len(states) >= runs_in_memory:
+                    await model.merge_runs(conn, list(states.values()), none_stored=not run_ids)
+                    run_ids.update(states)
+                    states.clear()
+            await model.merge_runs(conn, list(states.values()), none_stored=not run_ids)
+            run_ids.update(states)
             stats.events = await conn.fetchval("SELECT count(*) FROM event_archive")
-            await _drafts_and_versions(conn, model)
-            stats.runs = await _runs(conn, model)
-            offers = await conn.fetch("""SELECT publisher_id, offer_id, max(occurred_at) AS at FROM event_archive
-                                         GROUP BY publisher_id, offer_id""")
-            for r in offers:
-                await model._refresh_offer(conn, r["publisher_id"], r["offer_id"], r["at"])
+            stats.runs = len(run_ids)
+            await model.refresh_offers(conn, [(p, o, at) for (p, o), at in offers.items()])
             stats.offers = len(offers)
     finally:
+        if gc_was_enabled:
+            gc.enable()
+        gc.collect()
         await pool.close()
     stats.seconds = time.perf_counter() - t0
     return stats
-
-
-async def _archive(conn: asyncpg.Connection, envelopes: list[Envelope]) -> None:
-    """COPY into a staging table, then keep the first copy of each event id (redeliveries repeat ids)."""
-    await conn.execute("TRUNCATE incoming")
-    await conn.copy_records_to_table(
-        "incoming",
-        columns=["event_id", "event_type", "schema_version", "offer_id", "publisher_id", "run_id", "occurred_at",
-                 "producer", "correlation_id", "causation_id", "payload"],
-        records=[(e.event_id, e.event_type, e.schema_version, e.offer_id, e.publisher_id, e.run_id, e.occurred_at,
-                  e.producer, e.correlation_id, e.causation_id, json.dumps(e.payload)) for e in envelopes],
-    )
-    await conn.execute("INSERT INTO event_archive SELECT * FROM incoming ON CONFLICT (event_id) DO NOTHING")
-
-
-async def _drafts_and_versions(conn: asyncpg.Connection, model: ReadModel) -> None:
-    """The same per-event rules as the live projection; both are order-independent, so any order will do."""
-    rows = await conn.fetch("SELECT * FROM event_archive WHERE event_type = ANY($1::text[])",
-                            [OfferDraftSaved.event_type, PublishRequested.event_type])
-    for row in rows:
-        e = row_to_envelope(row)
-        if e.event_type == OfferDraftSaved.event_type:
-            await model._apply_draft(conn, e)
-        else:
-            await model._apply_version(conn, e)
-
-
-async def _runs(conn: asyncpg.Connection, model: ReadModel) -> int:
-    runs = 0
-    current: str | None = None
-    group: list[Envelope] = []
-    async for row in conn.cursor("SELECT * FROM event_archive WHERE run_id IS NOT NULL ORDER BY run_id",
-                                 prefetch=5000):
-        if row["run_id"] != current and group:
-            await model._refresh_run(conn, current or "", group)
-            runs += 1
-            group = []
-        current = row["run_id"]
-        group.append(row_to_envelope(row))
-    if group:
-        await model._refresh_run(conn, current or "", group)
-        runs += 1
-    return runs
 
 
 async def projection_is_running(bootstrap: str) -> bool:

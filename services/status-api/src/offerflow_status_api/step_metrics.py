@@ -12,7 +12,7 @@ from offerflow_contract.events import (
     StagePassed,
 )
 from offerflow_contract.steps import StepId, StepStatus
-from offerflow_status_api.rules import RunView
+from offerflow_status_api.projection.view import RunView
 
 
 def finishes(event: Event) -> StepId | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import faust
 import httpx
 
@@ -28,7 +30,8 @@ def build_fetcher(settings: Settings) -> ArtifactFetcher:
 
 
 def build(settings: Settings) -> faust.App:
-    return service.build(SPEC, handlers.HANDLERS, settings, handlers.Deps(build_fetcher(settings))).app
+    deps = handlers.Deps(build_fetcher(settings), timedelta(hours=settings.min_url_validity_hours))
+    return service.build(SPEC, handlers.HANDLERS, settings, deps).app
 
 
 def main() -> None:

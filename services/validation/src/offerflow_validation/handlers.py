@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 
 from offerflow_contract.envelope import Envelope
 from offerflow_contract.events import (
@@ -23,13 +24,14 @@ from offerflow_validation.adapters.artifacts import ArtifactError, ArtifactFetch
 @dataclass(frozen=True)
 class Deps:
     fetcher: ArtifactFetcher
+    min_url_validity: timedelta = rules.DEFAULT_MIN_URL_VALIDITY
 
 
 async def on_publish_requested(deps: Deps, env: Envelope, event: PublishRequested, out: Outbox) -> None:
     await out.emit(ValidationStarted(message="Checking every rule of the offer, its logos and screenshots."))
     definition = event.offer.definition
     # The request's own time, not the clock: a redelivered request is judged exactly as the first time.
-    problems = rules.check(definition, now=env.occurred_at)
+    problems = rules.check(definition, now=env.occurred_at, min_url_validity=deps.min_url_validity)
     problems += await artifact_problems(rules.artifacts(definition), deps.fetcher)
     errors = [p for p in problems if p.level == "error"]
     if errors:

@@ -8,16 +8,18 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
 from offerflow_contract.events import Reason
-from offerflow_shared.offer_model import is_url
+from offerflow_shared.offer import MARKETPLACE as M
+from offerflow_shared.offer import disks
 from offerflow_shared.offer_rules import ptr, publish_problems, screenshot_url
+from offerflow_shared.offer_types import is_url
+from offerflow_validation import expiry
 
-M = "microsoft-azure-marketplace."
 # key → (width, height); the hero logo is optional, the others are required (a publish rule).
 LOGOS: dict[str, tuple[int, int]] = {
     "smallLogo": (40, 40), "mediumLogo": (90, 90), "largeLogo": (115, 115), "wideLogo": (255, 115),
@@ -25,6 +27,7 @@ LOGOS: dict[str, tuple[int, int]] = {
 }
 SCREENSHOT = (533, 324)
 MAX_SCREENSHOTS = 5
+DEFAULT_MIN_URL_VALIDITY = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,14 @@ class Artifact:
     label: str
 
 
-def check(definition: dict[str, Any], *, now: datetime) -> list[Reason]:
-    """Every problem that needs nothing but the document."""
-    return publish_problems(definition, now=now)
+def check(definition: dict[str, Any], *, now: datetime,
+          min_url_validity: timedelta = DEFAULT_MIN_URL_VALIDITY) -> list[Reason]:
+    """Every problem that needs nothing but the document, signed disk URLs' remaining validity included."""
+    problems = publish_problems(definition, now=now)
+    # A SAS whose expiry the offer rules already refused (3 weeks, the reference's rule) is not reported twice.
+    said = {p.field for p in problems if p.code.startswith("sas_expiry") and p.field}
+    return problems + expiry.validity_problems(list(disks(definition)), now=now, min_validity=min_url_validity,
+                                               already=said)
 
 
 def artifacts(definition: dict[str, Any]) -> list[Artifact]:

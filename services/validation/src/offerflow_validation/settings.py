@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     # True only because the embedded dev stack serves test artifacts from 127.0.0.1; production sets false so
     # an offer's URLs cannot reach loopback, private, link-local (cloud metadata) or multicast addresses.
     allow_private_targets: bool = True
+    # A presigned (X-Amz-Expires) or SAS (se=) disk URL must stay valid this long after the publish request:
+    # certification and provisioning read the disk later in the run, after queues and retries.
+    min_url_validity_hours: float = Field(24.0, gt=0, le=24 * 365)
     # Hard limit on one input of this step, retries included (the step's ETA with room to spare): past it
     # the handler is cancelled and the run fails with step-timed-out.
     step_timeout_seconds: float = Field(15 * 60, gt=0, le=7 * 24 * 3600)

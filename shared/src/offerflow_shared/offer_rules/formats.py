@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from offerflow_contract.events import Reason
-from offerflow_shared.offer_model import Definition, OfferDocument, is_url
+from offerflow_shared.offer import MARKETPLACE
+from offerflow_shared.offer_model import Definition, OfferDocument
 from offerflow_shared.offer_rules.common import as_dict, as_list, error, model_problems, ptr
 from offerflow_shared.offer_rules.leads import lead_format_problems
+from offerflow_shared.offer_types import is_url
 
-MARKETPLACE = "microsoft-azure-marketplace."
 OPEN_PORTS = "microsoft-azure-virtualmachines.openPorts"
 MAX_SUBCATEGORIES = 2
 

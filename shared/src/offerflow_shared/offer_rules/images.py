@@ -8,9 +8,10 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from offerflow_contract.events import Reason
+from offerflow_shared.names import VersionKey, version_key
 from offerflow_shared.offer import IMAGES_KEY
-from offerflow_shared.offer_model import is_image_version, is_url, version_key
 from offerflow_shared.offer_rules.common import as_dict, as_list, error, missing, ptr, warning
+from offerflow_shared.offer_types import is_image_version, is_url
 
 SAS_MIN_VALIDITY = timedelta(weeks=3)
 SAS_START_BACK = timedelta(days=1)
@@ -26,9 +27,9 @@ def version_problems(plan: dict[str, Any], base: tuple[str | int, ...]) -> list[
     """Versions strictly increasing in document order, no duplicates, the same data-disk count in each."""
     out: list[Reason] = []
     versions = as_dict(plan.get(IMAGES_KEY))
-    highest: tuple[str, tuple[int, int, int]] | None = None
+    highest: tuple[str, VersionKey] | None = None
     first_disks: tuple[str, int] | None = None
-    seen: dict[tuple[int, int, int], str] = {}
+    seen: dict[VersionKey, str] = {}
     for version, image in versions.items():
         at = ptr(*base, IMAGES_KEY, version)
         if not is_image_version(version):

@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from offerflow_contract.events import Reason
-from offerflow_shared.offer import IMAGES_KEY
-from offerflow_shared.offer_model import PRICING_KEY, is_image_version, version_key
+from offerflow_shared.names import version_key
+from offerflow_shared.offer import IMAGES_KEY, MARKETPLACE
+from offerflow_shared.offer_model import PRICING_KEY
 from offerflow_shared.offer_rules.common import as_dict, as_list, error, missing, ptr, text
 from offerflow_shared.offer_rules.images import data_disk_count
+from offerflow_shared.offer_types import is_image_version
 
-HERO = "microsoft-azure-marketplace.heroLogo"
+HERO = MARKETPLACE + "heroLogo"
 _CORES = re.compile(r"(\d+)core")
 
 

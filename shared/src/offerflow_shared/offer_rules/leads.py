@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from offerflow_contract.events import Reason
-from offerflow_shared.offer_model import GENERIC_LEAD_CONFIG_KEY, LEAD_CONFIG_KEYS, LEAD_DESTINATIONS, is_url
+from offerflow_shared.offer import MARKETPLACE
+from offerflow_shared.offer_model import GENERIC_LEAD_CONFIG_KEY, LEAD_CONFIG_KEYS, LEAD_DESTINATIONS
 from offerflow_shared.offer_rules.common import as_dict, error, missing, ptr, text, warning
 from offerflow_shared.offer_rules.connection_strings import (
     Service,
@@ -23,6 +24,7 @@ from offerflow_shared.offer_rules.connection_strings import (
     postgres_problem,
     storage_connection_problem,
 )
+from offerflow_shared.offer_types import is_url
 
 SECRET_PLACEHOLDER = "********"
 # A secret encrypted by ``offerflow_shared.secrets``: present, but not for the rules to read.
@@ -63,7 +65,7 @@ _DYNAMICS: dict[str, tuple[tuple[str, str], ...]] = {
 
 def destination(offer: dict[str, Any]) -> str | None:
     """The canonical destination, or None when none (or an unknown one, a format problem) is set."""
-    raw = offer.get("microsoft-azure-marketplace.leadDestination")
+    raw = offer.get(MARKETPLACE + "leadDestination")
     kind = LEAD_DESTINATIONS.get(text(raw).lower())
     return None if kind in (None, "None") else kind
 
@@ -86,7 +88,7 @@ def lead_problems(offer: dict[str, Any]) -> list[Reason]:
     key, config = configuration(offer, kind)
     out: list[Reason] = []
     if kind == "AzureBlob":
-        out.append(warning("lead_destination_deprecated", ptr("offer", "microsoft-azure-marketplace.leadDestination"),
+        out.append(warning("lead_destination_deprecated", ptr("offer", MARKETPLACE + "leadDestination"),
                            "Azure Blob lead destinations are deprecated: use Azure Table or an HTTPS endpoint."))
     fields = _REQUIRED.get(kind, ())
     if kind == "Dynamics":

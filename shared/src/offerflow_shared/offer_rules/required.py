@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from offerflow_contract.events import Reason
+from offerflow_shared.offer import MARKETPLACE as M
 from offerflow_shared.offer import VM
 from offerflow_shared.offer_model import PRICING_KEY
 from offerflow_shared.offer_rules.common import as_dict, error, missing, ptr
 
-M = "microsoft-azure-marketplace."
 OFFER_FIELDS: dict[str, str] = {
     M + "title": "Title",
     M + "summary": "Summary",

@@ -1,8 +1,9 @@
-"""Where disk images are read from: ``file://`` directly, ``http(s)://`` streamed to a spool file.
+"""Where disk images come from: the shared disk source (``offerflow_shared.sources``), hashed while read once.
 
-Both hash the image while reading it once, in chunks, so memory stays at one chunk whatever the size.
-The OS tests need random access, which a download stream does not give; the spool file is on disk, in
-``spool_dir``, and is removed as soon as the image is certified.
+The OS tests need random access, which a download stream does not give. A local ``file://`` image is tested in
+place; any other (``https://``, presigned or SAS) is spooled to a file in ``spool_dir`` while it is hashed, and the
+file is removed as soon as the image is certified. Reading, hashing and spooling run in one worker thread, in
+chunks, so memory stays at one chunk whatever the size.
 """
 
 from __future__ import annotations
@@ -16,15 +17,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urlparse
-
-import httpx
 
 from offerflow_certification.image.certifier import sha256_stream
 from offerflow_certification.image.findings import ImageError
-from offerflow_shared import netguard
-
-MAX_REDIRECTS = 5
+from offerflow_shared import sources
 
 
 @dataclass(frozen=True)
@@ -38,98 +34,61 @@ class DiskSource(Protocol):
     def fetch(self, url: str) -> AbstractAsyncContextManager[LocalImage]: ...
 
 
-def local_path(url: str) -> Path:
-    parsed = urlparse(url)
-    if parsed.scheme != "file":
-        raise ImageError(f"unsupported image URL scheme {parsed.scheme or '(none)'!r}; use file:// or https://")
-    return Path(unquote(parsed.path))
+def hash_file(path: Path, *, max_bytes: int, chunk_bytes: int) -> LocalImage:
+    """A local image by path (the CLI, benchmarks and tests), read and hashed once."""
+    intake = ImageIntake(sources.UrlDiskSource(max_bytes=max_bytes, chunk_bytes=chunk_bytes, allow_file=True),
+                         chunk_bytes=chunk_bytes)
+    return intake.hash_local(path.resolve().as_uri())
 
 
-class FileDiskSource:
-    def __init__(self, *, max_bytes: int, chunk_bytes: int) -> None:
-        self.max_bytes, self.chunk_bytes = max_bytes, chunk_bytes
+@dataclass(frozen=True)
+class ImageIntake:
+    """Certification's view of a disk source: every image as a local file with its size and SHA-256."""
+
+    source: sources.DiskSource
+    chunk_bytes: int = 4 * 1024 * 1024
+    spool_dir: Path | None = None
 
     @asynccontextmanager
     async def fetch(self, url: str) -> AsyncIterator[LocalImage]:
-        yield await asyncio.to_thread(self._hash, local_path(url))
-
-    def hash_path(self, path: Path) -> LocalImage:
-        return self._hash(path)
-
-    def _hash(self, path: Path) -> LocalImage:
+        if sources.local_path(url) is not None:
+            yield await asyncio.to_thread(self.hash_local, url)
+            return
+        fd, name = tempfile.mkstemp(prefix="offerflow-image-", suffix=".vhd", dir=self.spool_dir)
+        path = Path(name)
         try:
-            with open(path, "rb", buffering=0) as f:
-                size = os.fstat(f.fileno()).st_size
-                if size > self.max_bytes:
-                    raise ImageError(f"the image is {size} bytes, over the limit of {self.max_bytes}")
-                digest, read = sha256_stream(f, self.chunk_bytes, self.max_bytes)
+            size, digest = await asyncio.to_thread(self._spool, url, fd)
+            yield LocalImage(path, size, digest)
+        finally:
+            await asyncio.to_thread(path.unlink, True)
+
+    def hash_local(self, url: str) -> LocalImage:
+        path = sources.local_path(url)
+        if path is None:
+            raise ImageError(f"{sources.redact(url)} is not a local file:// URL")
+        try:
+            with self.source.open(url) as stream:
+                digest, read = sha256_stream(stream, self.chunk_bytes, 1 << 62)
+            size = path.stat().st_size
+        except sources.SourceError as exc:
+            raise ImageError(exc.message) from exc
         except OSError as exc:
             raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from exc
         if read != size:
             raise ImageError(f"the image changed while it was read ({read} of {size} bytes)")
         return LocalImage(path, size, digest)
 
-
-class HttpDiskSource:
-    def __init__(self, *, max_bytes: int, chunk_bytes: int, spool_dir: Path | None = None,
-                 connect_timeout: float = 10.0, read_timeout: float = 60.0, allow_private: bool = True) -> None:
-        self.max_bytes, self.chunk_bytes, self.spool_dir = max_bytes, chunk_bytes, spool_dir
-        self.allow_private = allow_private  # off in production: see offerflow_shared.netguard
-        self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
-
-    @asynccontextmanager
-    async def fetch(self, url: str) -> AsyncIterator[LocalImage]:
-        fd, name = tempfile.mkstemp(prefix="offerflow-image-", suffix=".vhd", dir=self.spool_dir)
-        path = Path(name)
-        try:
-            with os.fdopen(fd, "wb") as spool:
-                size, digest = await self._download(url, spool)
-            yield LocalImage(path, size, digest)
-        finally:
-            await asyncio.to_thread(path.unlink, True)
-
-    async def _download(self, url: str, spool: object) -> tuple[int, str]:
-        # Redirects are followed here, not by httpx, so every hop passes the SSRF rule.
-        target = url
-        try:
-            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
-                for _ in range(MAX_REDIRECTS + 1):
-                    try:
-                        await netguard.check_url(target, allow_private=self.allow_private)
-                    except netguard.BlockedTarget as exc:
-                        raise ImageError(f"the image URL is not allowed: {exc.reason}") from exc
-                    async with client.stream("GET", target) as response:
-                        if response.is_redirect and "location" in response.headers:
-                            target = str(response.url.join(response.headers["location"]))
-                            continue
-                        return await self._copy(response, spool)
-        except httpx.HTTPError as exc:
-            raise ImageError(f"cannot download the image: {type(exc).__name__}: {exc}") from exc
-        raise ImageError(f"the image URL redirects more than {MAX_REDIRECTS} times")
-
-    async def _copy(self, response: httpx.Response, spool: object) -> tuple[int, str]:
+    def _spool(self, url: str, fd: int) -> tuple[int, str]:
         h, total = hashlib.sha256(), 0
-        write = spool.write  # type: ignore[attr-defined]
-        if response.status_code != 200:
-            raise ImageError(f"the blob store answered HTTP {response.status_code} for the image")
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_bytes:
-            raise ImageError(f"the image is {declared} bytes, over the limit of {self.max_bytes}")
-        async for chunk in response.aiter_bytes(self.chunk_bytes):
-            total += len(chunk)
-            if total > self.max_bytes:
-                raise ImageError(f"the image is over the limit of {self.max_bytes} bytes")
-            h.update(chunk)
-            await asyncio.to_thread(write, chunk)
+        buffer = memoryview(bytearray(self.chunk_bytes))
+        try:
+            with os.fdopen(fd, "wb") as spool, self.source.open(url) as stream:
+                while n := stream.readinto(buffer):  # type: ignore[attr-defined]
+                    h.update(buffer[:n])
+                    spool.write(buffer[:n])
+                    total += n
+        except sources.SourceError as exc:
+            raise ImageError(exc.message) from exc
+        except OSError as exc:
+            raise ImageError(f"cannot spool the image: {exc.strerror or exc}") from exc
         return total, h.hexdigest()
-
-
-class RoutingDiskSource:
-    """Picks the adapter by URL scheme."""
-
-    def __init__(self, file: DiskSource, http: DiskSource) -> None:
-        self.file, self.http = file, http
-
-    def fetch(self, url: str) -> AbstractAsyncContextManager[LocalImage]:
-        scheme = urlparse(url).scheme.lower()
-        return self.http.fetch(url) if scheme in ("http", "https") else self.file.fetch(url)

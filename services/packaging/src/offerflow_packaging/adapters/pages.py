@@ -15,6 +15,7 @@ from typing import Protocol
 
 from offerflow_packaging import rules
 from offerflow_packaging.rules import AUDIENCE
+from offerflow_shared.names import safe_segment
 
 
 class PageStore(Protocol):
@@ -28,8 +29,8 @@ class PageStore(Protocol):
 
 
 def _check(publisher: str, offer: str, slot: str, name: str | None = None) -> None:
-    rules.safe_segment(publisher, "publisher id")
-    rules.safe_segment(offer, "offer id")
+    safe_segment(publisher, "publisher id")
+    safe_segment(offer, "offer id")
     if slot not in (rules.PREVIEW, rules.PRODUCTION):
         raise ValueError(f"unknown page slot {slot!r}")
     if name is None or rules.asset_file(name) is not None:

@@ -1,148 +1,60 @@
-"""Replica storage per region. Calls block; the replicator runs them in a worker thread.
+"""The port of one region's replica storage. Calls block; the replicator runs them in worker threads.
 
-A replica is trusted only when its marker (``<disk>.vhd.sha256``) exists: the marker is written after
-the replica was fsynced and renamed into place, and removed before a new copy starts, so a crash at
-any point leaves either a verified replica or one that is copied again.
+Storage is **content-addressed**: a disk's bytes live once per region under the key of their SHA-256
+(``content/sha256/<hex>``), and each replica (publisher, offer, plan, version, disk) is a small manifest that
+points at the content. A disk already present in a region (another version, another offer, a republish) is
+referenced, not copied again. Content appears only when a complete, verified upload is committed, so its
+presence is proof of its bytes: an interrupted upload never leaves a visible object, only parts to abort.
 """
 
 from __future__ import annotations
 
-import os
-import re
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Protocol
 
 from offerflow_provisioning.rules import ReplicaKey
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-TEMP_SUFFIX = ".partial"
-MARKER_SUFFIX = ".sha256"
+
+@dataclass(frozen=True)
+class Content:
+    sha256: str
+    size: int
+
+    @property
+    def key(self) -> str:
+        return f"content/sha256/{self.sha256}"
 
 
-class ReplicaWriter(Protocol):
-    def write(self, chunk: bytes) -> None: ...
-
-    def commit(self, sha256: str) -> None:
-        """Make the replica durable and visible, then record it as verified."""
+class ContentUpload(Protocol):
+    def put_part(self, number: int, data: bytes) -> None:
+        """Send part ``number`` (1-based, in order); the storage checks its SHA-256 on arrival."""
         ...
 
-    def discard(self) -> None: ...
+    def complete(self) -> None:
+        """Commit the object; raises if the storage's checksum of what it stored is not ours."""
+        ...
+
+    def abort(self) -> None: ...
 
 
 class RegionStore(Protocol):
-    def verified_sha256(self, key: ReplicaKey) -> str | None: ...
+    name: str
+    shown: str  # the endpoint and bucket, as the status names where replicas are (never credentials)
 
-    def open_writer(self, key: ReplicaKey) -> ReplicaWriter:
-        """Start a fresh copy, throwing away any leftover of an interrupted one."""
+    def has_content(self, content: Content) -> bool: ...
+
+    def begin(self, content: Content) -> ContentUpload:
+        """Start a fresh upload of ``content``, first aborting any unfinished upload left for its key."""
         ...
 
-    def location(self, key: ReplicaKey) -> str: ...
+    def link(self, key: ReplicaKey, content: Content) -> None:
+        """Write the replica's manifest pointing at ``content`` (idempotent)."""
+        ...
 
+    def linked(self, key: ReplicaKey) -> str | None:
+        """The SHA-256 the replica's manifest points at, if there is one."""
+        ...
 
-class LocalRegionStore:
-    """One folder per region: ``<root>/<region>/<publisher>/<offer>/<plan>/<version>/<disk>.vhd``."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def path(self, key: ReplicaKey) -> Path:
-        return self.root.joinpath(*key.parts())
-
-    def verified_sha256(self, key: ReplicaKey) -> str | None:
-        path = self.path(key)
-        marker = path.with_name(path.name + MARKER_SUFFIX)
-        try:
-            text = marker.read_text(encoding="ascii").strip()
-        except FileNotFoundError:
-            return None
-        return text if _HEX64.fullmatch(text) and path.is_file() else None
-
-    def open_writer(self, key: ReplicaKey) -> _LocalWriter:
-        path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.with_name(path.name + MARKER_SUFFIX).unlink(missing_ok=True)
-        temp = path.with_name(path.name + TEMP_SUFFIX)
-        temp.unlink(
-            missing_ok=True
-        )  # the leftover of a killed copy is never resumed: its bytes are unverified
-        return _LocalWriter(path, temp)
-
-    def location(self, key: ReplicaKey) -> str:
-        return self.path(key).resolve().as_uri()
-
-
-class _LocalWriter:
-    def __init__(self, path: Path, temp: Path) -> None:
-        self._path = path
-        self._temp = temp
-        self._file = temp.open("xb")
-
-    def write(self, chunk: bytes) -> None:
-        self._file.write(chunk)
-
-    def commit(self, sha256: str) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self._temp, self._path)
-        marker = self._path.with_name(self._path.name + MARKER_SUFFIX)
-        marker_temp = marker.with_name(marker.name + TEMP_SUFFIX)
-        with marker_temp.open("w", encoding="ascii") as f:
-            f.write(sha256 + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(marker_temp, marker)
-        _fsync_dir(self._path.parent)
-
-    def discard(self) -> None:
-        self._file.close()
-        self._temp.unlink(missing_ok=True)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class MemoryRegionStore:
-    """Replicas in a dict; ``fail_next`` injects errors per region; ``commits`` counts real copies."""
-
-    def __init__(self) -> None:
-        self.replicas: dict[ReplicaKey, bytes] = {}
-        self.markers: dict[ReplicaKey, str] = {}
-        self.commits: list[ReplicaKey] = []
-        self.fail_next: dict[str, list[OSError]] = {}
-
-    def verified_sha256(self, key: ReplicaKey) -> str | None:
-        return self.markers.get(key) if key in self.replicas else None
-
-    def open_writer(self, key: ReplicaKey) -> _MemoryWriter:
-        pending = self.fail_next.get(key.region)
-        if pending:
-            raise pending.pop(0)
-        self.markers.pop(key, None)
-        return _MemoryWriter(self, key)
-
-    def location(self, key: ReplicaKey) -> str:
-        return "memory://" + key.id
-
-
-class _MemoryWriter:
-    def __init__(self, store: MemoryRegionStore, key: ReplicaKey) -> None:
-        self._store = store
-        self._key = key
-        self._buffer = bytearray()
-
-    def write(self, chunk: bytes) -> None:
-        self._buffer += chunk
-
-    def commit(self, sha256: str) -> None:
-        self._store.replicas[self._key] = bytes(self._buffer)
-        self._store.markers[self._key] = sha256
-        self._store.commits.append(self._key)
-
-    def discard(self) -> None:
-        self._buffer.clear()
+    def location(self, content: Content) -> str:
+        """Where the replica's bytes are, endpoint included (shown to the publisher)."""
+        ...

@@ -1,239 +1,199 @@
-"""Replicas in S3-compatible object storage: one bucket per region, the same key layout as the folders.
+"""One region's replicas in S3-compatible object storage (boto3), content-addressed (see ``regions.py``).
 
-Calls block (boto3); the replicator runs them in a worker thread. A copy is a multipart upload: parts of
-``part_size`` bytes, each sent with its SHA-256 so the server verifies every byte on arrival; the object
-appears only when the upload completes, and the checksum the server computed over the assembled object must
-match ours when the server reports one; with ``verify_readback`` (the default) the object is then read
-back and hashed, so even storage that ignores checksums is verified. Then a marker object ``<key>.sha256``
-records the whole disk's SHA-256; like the folder store, only a replica with a marker counts as verified.
-A copy started again (after a crash or a transient error) first aborts the multipart uploads left for its
-key, so it restarts cleanly and no orphan parts pile up.
+Content is uploaded as a multipart upload, each part sent with its SHA-256 so the server verifies every byte on
+arrival; the object appears only when the upload completes, and the checksum the server reports for the
+assembled object (SHA-256 over the part digests) must equal ours, or the object is deleted and the copy refused.
+Storage that reports no checksum is read back and hashed (``verify_readback="auto"``). The whole disk's SHA-256
+is checked by the replicator against the certified one *before* completing, so a content key never holds other
+bytes. Uploads are created with a checksum algorithm and never use UploadPartCopy (VersityGW 1.8.0 mis-stores
+part checksums on that path).
 
-Connection failures, timeouts and 5xx/throttling answers become ``ConnectionError`` (transient: the
-replicator retries with backoff); anything else (no such bucket, access denied) is permanent and names
-the bucket and the storage's error code.
+Connection failures, timeouts, 5xx/throttling answers and an upload aborted under us become ``ConnectionError``
+(transient: the replicator retries that region alone); anything else (no such bucket, access denied) is
+permanent and names the region, the bucket and the storage's error code. Keys and secrets never appear in logs.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from offerflow_provisioning.adapters.regionmap import RegionEndpoint
+from offerflow_provisioning.adapters.regions import Content
 from offerflow_provisioning.errors import PermanentCopyError
 from offerflow_provisioning.rules import ReplicaKey
 
-MIB = 1024 * 1024
-MARKER_SUFFIX = ".sha256"
-_TRANSIENT_CODES = frozenset(
-    {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "Throttling", "RequestTimeTooSkewed"}
-)
-_MISSING = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
+_TRANSIENT_CODES = frozenset({"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "Throttling",
+                              "RequestTimeTooSkewed", "NoSuchUpload"})  # NoSuchUpload: aborted by a concurrent copy
+_MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
+Readback = Literal["auto", "always", "never"]
+
+
+class ChecksumMismatch(ConnectionError):
+    """The storage stored something other than what we sent: refused (and deleted); a fresh copy may succeed."""
+
+
+def client_for(endpoint: RegionEndpoint, timeout: float, pool: int = 16) -> Any:
+    secret = endpoint.secret_access_key
+    return boto3.client(
+        "s3", endpoint_url=endpoint.endpoint_url, region_name=endpoint.signing_region,
+        aws_access_key_id=endpoint.access_key_id,
+        aws_secret_access_key=secret.get_secret_value() if secret else None,
+        verify=str(endpoint.ca_file) if endpoint.ca_file else True,
+        # boto3's own retries stay short: the replicator backs off per region.
+        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2, "mode": "standard"},
+                      signature_version="s3v4", max_pool_connections=pool,
+                      s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
+                      response_checksum_validation="when_required"),
+    )
 
 
 class S3RegionStore:
-    def __init__(
-        self,
-        *,
-        endpoint_url: str | None,
-        bucket_template: str = "offerflow-{region}",
-        region_name: str = "us-east-1",
-        access_key_id: str | None = None,
-        secret_access_key: str | None = None,
-        part_size: int = 8 * MIB,
-        create_buckets: bool = True,
-        verify_readback: bool = True,
-        timeout: float = 30.0,
-        client: Any = None,
-    ) -> None:
-        if part_size < 5 * MIB:
-            raise ValueError("S3 parts must be at least 5 MiB")
-        self.bucket_template = bucket_template
-        self.part_size = part_size
-        self.create_buckets = create_buckets
-        self.verify_readback = verify_readback
-        self.endpoint_url = endpoint_url
-        # boto3 clients are thread-safe; one serves every copy. Its own retries stay short: ours back off.
-        self.client = client or boto3.client(
-            "s3",
-            endpoint_url=endpoint_url,
-            region_name=region_name,
-            aws_access_key_id=access_key_id,
-            aws_secret_access_key=secret_access_key,
-            config=Config(
-                connect_timeout=timeout,
-                read_timeout=timeout,
-                retries={"max_attempts": 2, "mode": "standard"},
-                signature_version="s3v4",
-            ),
-        )
-        self._ready_buckets: set[str] = set()
+    def __init__(self, endpoint: RegionEndpoint, *, timeout: float = 30.0, readback: Readback = "auto",
+                 client: Any = None) -> None:
+        self.name = endpoint.name
+        self.shown = endpoint.shown
+        self.endpoint = endpoint
+        self.bucket = endpoint.bucket
+        self.readback = readback
+        self.client = client or client_for(endpoint, timeout)  # thread-safe: one serves every copy
 
     def __repr__(self) -> str:  # never the keys
-        return f"S3RegionStore(endpoint_url={self.endpoint_url!r}, bucket_template={self.bucket_template!r})"
-
-    def bucket(self, key: ReplicaKey) -> str:
-        return self.bucket_template.format(region=key.region)
+        return f"S3RegionStore({self.name!r}, {self.endpoint.shown!r})"
 
     @staticmethod
-    def object_key(key: ReplicaKey) -> str:
-        return "/".join(key.parts()[1:])
+    def manifest_key(key: ReplicaKey) -> str:
+        return "/".join(key.parts()[1:]) + ".json"
 
-    def location(self, key: ReplicaKey) -> str:
-        return f"s3://{self.bucket(key)}/{self.object_key(key)}"
+    def location(self, content: Content) -> str:
+        return f"{self.endpoint.shown}/{content.key}"
 
-    def verified_sha256(self, key: ReplicaKey) -> str | None:
-        bucket, name = self.bucket(key), self.object_key(key)
-        with _translated(bucket):
+    def has_content(self, content: Content) -> bool:
+        with self._translated():
             try:
-                marker = self.client.get_object(Bucket=bucket, Key=name + MARKER_SUFFIX)["Body"].read()
-                self.client.head_object(Bucket=bucket, Key=name)
+                head = self.client.head_object(Bucket=self.bucket, Key=content.key)
+            except ClientError as exc:
+                if _code(exc) in _MISSING:
+                    return False
+                raise
+        return bool(head.get("ContentLength") == content.size
+                    and head.get("Metadata", {}).get("sha256") == content.sha256)
+
+    def begin(self, content: Content) -> S3ContentUpload:
+        with self._translated():
+            # Parts of an interrupted upload are unverified leftovers: abort them, so none pile up.
+            self.abort_leftovers(content.key)
+            upload_id = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=content.key, ChecksumAlgorithm="SHA256",
+                Metadata={"sha256": content.sha256})["UploadId"]
+        return S3ContentUpload(self, content, upload_id)
+
+    def abort_leftovers(self, key: str) -> int:
+        aborted = 0
+        listing = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+        for upload in listing.get("Uploads", []):
+            if upload["Key"] == key:
+                with suppress(ClientError):  # already gone: fine
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload["UploadId"])
+                    aborted += 1
+        return aborted
+
+    def link(self, key: ReplicaKey, content: Content) -> None:
+        body = {"sha256": content.sha256, "size_bytes": content.size, "content": content.key,
+                "publisher": key.publisher, "offer": key.offer, "plan_id": key.plan_id,
+                "image_version": key.image_version, "disk": key.disk}
+        with self._translated():
+            self.client.put_object(Bucket=self.bucket, Key=self.manifest_key(key),
+                                   Body=json.dumps(body, sort_keys=True).encode(), ContentType="application/json")
+
+    def linked(self, key: ReplicaKey) -> str | None:
+        with self._translated():
+            try:
+                raw = self.client.get_object(Bucket=self.bucket, Key=self.manifest_key(key))["Body"].read()
             except ClientError as exc:
                 if _code(exc) in _MISSING:
                     return None
                 raise
-        text = marker.decode("ascii", "replace").strip()
-        return text if len(text) == 64 else None
-
-    def open_writer(self, key: ReplicaKey) -> S3Writer:
-        bucket, name = self.bucket(key), self.object_key(key)
-        with _translated(bucket):
-            self._ensure_bucket(bucket)
-            self.client.delete_object(Bucket=bucket, Key=name + MARKER_SUFFIX)
-            # Parts of an interrupted copy are unverified leftovers: throw them away and start clean.
-            listing = self.client.list_multipart_uploads(Bucket=bucket, Prefix=name)
-            for upload in listing.get("Uploads", []):
-                if upload["Key"] == name:
-                    self.client.abort_multipart_upload(Bucket=bucket, Key=name, UploadId=upload["UploadId"])
-        return S3Writer(self, bucket, name)
-
-    def _ensure_bucket(self, bucket: str) -> None:
-        if bucket in self._ready_buckets:
-            return
         try:
-            self.client.head_bucket(Bucket=bucket)
+            sha = json.loads(raw)["sha256"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        return sha if isinstance(sha, str) and len(sha) == 64 else None
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Maps botocore errors onto the replicator's vocabulary: transient OSError or PermanentCopyError."""
+        where = f"bucket {self.bucket}"
+        try:
+            yield
+        except (BotoConnectionError, ConnectTimeoutError, ReadTimeoutError) as exc:
+            raise ConnectionError(f"{where}: object storage unreachable ({type(exc).__name__})") from exc
         except ClientError as exc:
-            if _code(exc) not in _MISSING or not self.create_buckets:
-                raise
-            try:
-                self.client.create_bucket(Bucket=bucket)
-            except ClientError as again:
-                if _code(again) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                    raise
-        self._ready_buckets.add(bucket)
+            code = _code(exc)
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+            if code in _TRANSIENT_CODES or status >= 500:
+                raise ConnectionError(f"{where}: object storage answered {code or status}") from exc
+            raise PermanentCopyError(f"{where}: object storage refused the copy ({code or status})") from exc
+        except BotoCoreError as exc:
+            raise ConnectionError(f"{where}: {type(exc).__name__}") from exc
 
 
-class S3Writer:
-    def __init__(self, store: S3RegionStore, bucket: str, name: str) -> None:
-        self._store = store
-        self._client = store.client
-        self._bucket = bucket
-        self._name = name
-        self._buffer = bytearray()
+class S3ContentUpload:
+    def __init__(self, store: S3RegionStore, content: Content, upload_id: str) -> None:
+        self._store, self._content, self._upload_id = store, content, upload_id
+        self._client, self._bucket = store.client, store.bucket
         self._parts: list[dict[str, Any]] = []
-        self._upload_id: str | None = None
 
-    def write(self, chunk: bytes) -> None:
-        self._buffer += chunk
-        while len(self._buffer) >= self._store.part_size:
-            part = bytes(self._buffer[: self._store.part_size])
-            del self._buffer[: self._store.part_size]
-            self._send_part(part)
-
-    def _send_part(self, data: bytes) -> None:
+    def put_part(self, number: int, data: bytes) -> None:
         checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
-        with _translated(self._bucket):
-            if self._upload_id is None:
-                self._upload_id = self._client.create_multipart_upload(
-                    Bucket=self._bucket, Key=self._name, ChecksumAlgorithm="SHA256"
-                )["UploadId"]
-            number = len(self._parts) + 1
-            answer = self._client.upload_part(
-                Bucket=self._bucket,
-                Key=self._name,
-                UploadId=self._upload_id,
-                PartNumber=number,
-                Body=data,
-                ChecksumSHA256=checksum,
-            )
+        with self._store._translated():
+            answer = self._client.upload_part(Bucket=self._bucket, Key=self._content.key, UploadId=self._upload_id,
+                                              PartNumber=number, Body=data, ChecksumSHA256=checksum)
         self._parts.append({"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": checksum})
 
     def _composite(self) -> str:
         digests = b"".join(base64.b64decode(p["ChecksumSHA256"]) for p in self._parts)
         return base64.b64encode(hashlib.sha256(digests).digest()).decode()
 
-    def commit(self, sha256: str) -> None:
-        with _translated(self._bucket):
-            if self._upload_id is None:
-                # Smaller than one part: a single verified PUT (also empty disks).
-                data = bytes(self._buffer)
-                self._client.put_object(
-                    Bucket=self._bucket,
-                    Key=self._name,
-                    Body=data,
-                    ChecksumSHA256=base64.b64encode(hashlib.sha256(data).digest()).decode(),
-                )
-            else:
-                if self._buffer:
-                    self._send_part(bytes(self._buffer))
-                    self._buffer.clear()
-                done = self._client.complete_multipart_upload(
-                    Bucket=self._bucket,
-                    Key=self._name,
-                    UploadId=self._upload_id,
-                    MultipartUpload={"Parts": self._parts},
-                )
-                # The server's checksum of the assembled object (SHA-256 of the part digests) must be ours.
-                theirs = str(done.get("ChecksumSHA256") or "").split("-")[0]
-                if theirs and theirs != self._composite():
-                    raise ConnectionError(f"bucket {self._bucket}: the stored object's checksum differs")
-            if self._store.verify_readback:
-                self._read_back(sha256)
-            self._client.put_object(
-                Bucket=self._bucket, Key=self._name + MARKER_SUFFIX, Body=(sha256 + "\n").encode()
-            )
+    def complete(self) -> None:
+        key = self._content.key
+        with self._store._translated():
+            done = self._client.complete_multipart_upload(Bucket=self._bucket, Key=key, UploadId=self._upload_id,
+                                                          MultipartUpload={"Parts": self._parts})
+            theirs = str(done.get("ChecksumSHA256") or "").split("-")[0]
+            if theirs and theirs != self._composite():
+                self._refuse(f"answered checksum {theirs} for what we sent as {self._composite()}")
+            if self._store.readback == "always" or (self._store.readback == "auto" and not theirs):
+                self._read_back()
 
-    def _read_back(self, sha256: str) -> None:
+    def _read_back(self) -> None:
         """Hash the stored object as the storage serves it: a server that ignores checksums is caught too."""
-        body = self._client.get_object(Bucket=self._bucket, Key=self._name)["Body"]
+        body = self._client.get_object(Bucket=self._bucket, Key=self._content.key)["Body"]
         digest = hashlib.sha256()
-        while chunk := body.read(self._store.part_size):
+        while chunk := body.read(8 * 1024 * 1024):
             digest.update(chunk)
-        if digest.hexdigest() != sha256:
-            # Corrupted on the way or at rest; a fresh copy may succeed, so this is worth retrying.
-            raise ConnectionError(f"bucket {self._bucket}: the stored object does not match the disk's SHA-256")
+        if digest.hexdigest() != self._content.sha256:
+            self._refuse("serves bytes whose SHA-256 is not the disk's")
 
-    def discard(self) -> None:
-        self._buffer.clear()
-        if self._upload_id is None:
-            return
-        with suppress(ClientError, BotoCoreError):  # the next open_writer aborts what is left
-            self._client.abort_multipart_upload(Bucket=self._bucket, Key=self._name, UploadId=self._upload_id)
+    def _refuse(self, why: str) -> None:
+        # The object is wrong: remove it so that its presence never counts as a verified replica.
+        self._client.delete_object(Bucket=self._bucket, Key=self._content.key)
+        raise ChecksumMismatch(f"bucket {self._bucket}: the stored object was refused: the storage {why}")
+
+    def abort(self) -> None:
+        with suppress(ClientError, BotoCoreError):  # the next begin() aborts what is left
+            self._client.abort_multipart_upload(Bucket=self._bucket, Key=self._content.key,
+                                                UploadId=self._upload_id)
 
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-@contextmanager
-def _translated(bucket: str) -> Iterator[None]:
-    """Maps botocore errors onto the replicator's vocabulary: transient OSError or PermanentCopyError."""
-    try:
-        yield
-    except (BotoConnectionError, ConnectTimeoutError, ReadTimeoutError) as exc:
-        raise ConnectionError(f"bucket {bucket}: object storage unreachable ({type(exc).__name__})") from exc
-    except ClientError as exc:
-        code = _code(exc)
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        if code in _TRANSIENT_CODES or status >= 500:
-            raise ConnectionError(f"bucket {bucket}: object storage answered {code or status}") from exc
-        raise PermanentCopyError(f"bucket {bucket}: object storage refused the copy ({code or status})") from exc
-    except BotoCoreError as exc:
-        raise ConnectionError(f"bucket {bucket}: {type(exc).__name__}") from exc

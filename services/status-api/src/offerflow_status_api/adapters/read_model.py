@@ -1,16 +1,25 @@
-"""PostgreSQL read model written by the projection and read by the API."""
+"""PostgreSQL read model written by the projection and read by the API.
+
+The projection side keeps, per run, the state of its fold (``run_states``) beside the rendered row (``runs``):
+one event loads that state, applies itself and writes it back, without reading the run's other events.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from offerflow_contract.envelope import Envelope
-from offerflow_contract.events import OfferDraftSaved, PublishRequested
-from offerflow_status_api.rules import RunView, fold_run, status_document
+from offerflow_contract.envelope import ContractError, Envelope, Event
+from offerflow_status_api.adapters import run_writes
+from offerflow_status_api.projection import state as run_state
+from offerflow_status_api.projection.fold import apply, fold_state, new_state, view_of
+from offerflow_status_api.projection.state import RunState
+from offerflow_status_api.projection.view import Applied, RunView
 
 _ARCHIVE = """
 INSERT INTO event_archive (event_id, event_type, schema_version, offer_id, publisher_id, run_id, occurred_at,
@@ -33,10 +42,16 @@ class ReadModel:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    # --- projection side ------------------------------------------------------------------------
+    # --- projection side: one event at a time ---------------------------------------------------
 
-    async def apply(self, env: Envelope) -> bool:
-        """Archive ``env`` and bring the views it touches up to date; False if it was a duplicate."""
+    async def apply(self, env: Envelope, event: Event | None = None) -> Applied:
+        """Archive ``env`` and bring the views it touches up to date; ``new`` is False for a duplicate.
+
+        ``event`` is ``env``'s payload when the caller has parsed it already.
+        """
+        if event is None:
+            with contextlib.suppress(ContractError):  # archived for the record; it cannot change the view
+                event = env.event()
         async with self.pool.acquire() as conn, conn.transaction():
             # One writer per offer at a time, whatever the number of projection workers.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{env.publisher_id}/{env.offer_id}")
@@ -46,100 +61,64 @@ class ReadModel:
                 json.dumps(env.payload),
             )
             if status.endswith(" 0"):
-                return False
-            if env.event_type == OfferDraftSaved.event_type:
-                await self._apply_draft(conn, env)
-            elif env.event_type == PublishRequested.event_type:
-                await self._apply_version(conn, env)
+                return Applied(new=False)
+            if event is not None:
+                drafts, versions = run_writes.offer_parts(env, event)
+                await run_writes.drafts(conn, drafts)
+                await run_writes.versions(conn, versions)
+            view = None
             if env.run_id:
-                await self._refresh_run(conn, env.run_id)
-            await self._refresh_offer(conn, env.publisher_id, env.offer_id, env.occurred_at)
-            return True
+                state = await self._state_before(conn, env)
+                view = await run_writes.write_run(conn, apply(state, env, event))
+            await run_writes.refresh_offers(conn, [(env.publisher_id, env.offer_id, env.occurred_at)])
+            return Applied(new=True, view=view)
 
-    async def _apply_draft(self, conn: asyncpg.Connection, env: Envelope) -> None:
-        ev = env.event()
-        assert isinstance(ev, OfferDraftSaved)
-        await conn.execute(
-            """INSERT INTO offers (publisher_id, offer_id, offer_type_id, display_text, draft_version, definition,
-                                   changed_time)
-               VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
-               ON CONFLICT (publisher_id, offer_id) DO UPDATE SET
-                 offer_type_id = EXCLUDED.offer_type_id, display_text = EXCLUDED.display_text,
-                 draft_version = EXCLUDED.draft_version, definition = EXCLUDED.definition,
-                 changed_time = GREATEST(offers.changed_time, EXCLUDED.changed_time)
-               WHERE offers.draft_version < EXCLUDED.draft_version""",
-            env.publisher_id, env.offer_id, ev.offer_type_id, str(ev.definition.get("displayText") or env.offer_id),
-            ev.draft_version, json.dumps(ev.definition), env.occurred_at,
-        )
+    async def _state_before(self, conn: asyncpg.Connection, env: Envelope) -> RunState:
+        """The stored state of ``env``'s run, before ``env``."""
+        assert env.run_id is not None
+        raw = await conn.fetchval("SELECT state FROM run_states WHERE run_id = $1", env.run_id)
+        if raw is not None:
+            return run_state.from_json(json.loads(raw))
+        # No state yet: the run's first event, or a run archived before states were kept (folded once here).
+        rows = await conn.fetch("SELECT * FROM event_archive WHERE run_id = $1 AND event_id <> $2",
+                                env.run_id, env.event_id)
+        return fold_state(env.run_id, [row_to_envelope(r) for r in rows]) or new_state(env)
 
-    async def _apply_version(self, conn: asyncpg.Connection, env: Envelope) -> None:
-        ev = env.event()
-        assert isinstance(ev, PublishRequested)
-        await conn.execute(
-            """INSERT INTO offer_versions (publisher_id, offer_id, version, run_id, definition, created_at)
-               VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT DO NOTHING""",
-            env.publisher_id, env.offer_id, ev.offer.offer_version, env.run_id, json.dumps(ev.offer.definition),
-            env.occurred_at)
+    # --- projection side: many events at once (the rebuild from the topics) ---------------------
 
-    async def _refresh_run(self, conn: asyncpg.Connection, run_id: str,
-                           envelopes: list[Envelope] | None = None) -> None:
-        if envelopes is None:
-            rows = await conn.fetch("SELECT * FROM event_archive WHERE run_id = $1", run_id)
-            envelopes = [row_to_envelope(r) for r in rows]
-        view = fold_run(run_id, envelopes)
-        last_event_at = max(e.occurred_at for e in envelopes)
-        if not view.requested:
-            return  # its PublishRequested has not arrived yet; the archive keeps the event until it does
-        doc = status_document(view)
-        doc["cancellationRequestState"] = view.cancellation_request_state
-        await conn.execute(
-            """INSERT INTO runs (run_id, publisher_id, offer_id, offer_version, status, submission_type,
-                                 current_step, requested_at, finished_at, document, preview_open, went_live,
-                                 updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13)
-               ON CONFLICT (run_id) DO UPDATE SET offer_version = EXCLUDED.offer_version,
-                 status = EXCLUDED.status, submission_type = EXCLUDED.submission_type,
-                 current_step = EXCLUDED.current_step, requested_at = EXCLUDED.requested_at,
-                 finished_at = EXCLUDED.finished_at, document = EXCLUDED.document,
-                 preview_open = EXCLUDED.preview_open, went_live = EXCLUDED.went_live,
-                 updated_at = EXCLUDED.updated_at""",
-            run_id, view.publisher_id, view.offer_id, view.offer_version, view.status.value,
-            view.submission_type, view.current_step().id.value, view.requested_at, view.finished_at,
-            json.dumps(doc), view.preview_open, view.went_live, last_event_at,
-        )
+    async def archive_many(self, conn: asyncpg.Connection,
+                           events: Sequence[tuple[Envelope, Event]]) -> list[tuple[Envelope, Event]]:
+        """Archive events (a duplicate keeps the first copy) with their drafts and versions, on ``conn``'s
+        open transaction; returns the events archived now, in order: like the live projection, a duplicate
+        (a redelivery, a re-emission with a later time) is never folded again."""
+        fresh = await run_writes.archive(conn, [env for env, _ in events])
+        new: list[tuple[Envelope, Event]] = []
+        for env, event in events:
+            if env.event_id in fresh:
+                fresh.discard(env.event_id)  # the first copy in the batch only
+                new.append((env, event))
+        drafts, versions = [], []
+        for env, event in new:
+            d, v = run_writes.offer_parts(env, event)
+            drafts += d
+            versions += v
+        await run_writes.drafts(conn, drafts)
+        await run_writes.versions(conn, versions)
+        return new
 
-    async def _refresh_offer(self, conn: asyncpg.Connection, publisher_id: str, offer_id: str,
-                             at: datetime) -> None:
-        """The offer shows its newest run (highest offer version): an older run never overrides it.
-
-        ``changed_time`` is the time of the offer's latest event, so a rebuild from the topics gives the same row.
-        """
-        run = await conn.fetchrow(
-            """SELECT run_id, status, current_step, offer_version, document FROM runs
-               WHERE publisher_id = $1 AND offer_id = $2 ORDER BY offer_version DESC NULLS LAST LIMIT 1""",
-            publisher_id, offer_id,
-        )
-        if run is None:
-            await conn.execute(
-                """INSERT INTO offers (publisher_id, offer_id, changed_time) VALUES ($1, $2, $3)
-                   ON CONFLICT (publisher_id, offer_id) DO UPDATE
-                   SET changed_time = GREATEST(offers.changed_time, EXCLUDED.changed_time)""",
-                publisher_id, offer_id, at)
+    async def merge_runs(self, conn: asyncpg.Connection, states: Sequence[RunState], *,
+                         none_stored: bool = False) -> None:
+        """Join each state with the one stored for its run, if any, and store the result. ``none_stored``: the
+        caller knows no run of ``states`` is stored yet (the first write after emptying the tables)."""
+        if none_stored:
+            await run_writes.write_runs(conn, states, new=True)
             return
-        doc = json.loads(run["document"])
-        step = next((s for s in doc["steps"] if s["id"] == run["current_step"]), None)
-        since = (step or {}).get("startedAt")
-        await conn.execute(
-            """INSERT INTO offers (publisher_id, offer_id, status, current_run_id, current_step, step_since,
-                                   offer_version, changed_time)
-               VALUES ($1, $2, $3, $4, $5, $6::text::timestamptz, $7, $8)
-               ON CONFLICT (publisher_id, offer_id) DO UPDATE SET status = EXCLUDED.status,
-                 current_run_id = EXCLUDED.current_run_id, current_step = EXCLUDED.current_step,
-                 step_since = EXCLUDED.step_since, offer_version = EXCLUDED.offer_version,
-                 changed_time = GREATEST(offers.changed_time, EXCLUDED.changed_time)""",
-            publisher_id, offer_id, run["status"], run["run_id"], run["current_step"], since,
-            run["offer_version"] or 0, at,
-        )
+        stored = await run_writes.load_states(conn, [s.run_id for s in states])
+        await run_writes.write_runs(conn, [stored[s.run_id].join(s) if s.run_id in stored else s for s in states])
+
+    async def refresh_offers(self, conn: asyncpg.Connection, touched: Sequence[tuple[str, str, datetime]]) -> None:
+        """Each (publisher, offer, time of its latest event) shows its newest run."""
+        await run_writes.refresh_offers(conn, touched)
 
     # --- query side -----------------------------------------------------------------------------
 
@@ -167,7 +146,7 @@ class ReadModel:
         return [dict(r) for r in rows]
 
     async def current_run(self, publisher_id: str, offer_id: str) -> RunView | None:
-        """The newest run, folded from the archive (the same function the projection uses)."""
+        """The newest run's view (derived from its stored state, as the projection derived it)."""
         r = await self.pool.fetchrow(
             """SELECT run_id FROM runs WHERE publisher_id = $1 AND offer_id = $2
                ORDER BY offer_version DESC NULLS LAST LIMIT 1""", publisher_id, offer_id)
@@ -176,11 +155,15 @@ class ReadModel:
         return await self.fold(r["run_id"])
 
     async def fold(self, run_id: str) -> RunView | None:
-        rows = await self.pool.fetch("SELECT * FROM event_archive WHERE run_id = $1", run_id)
-        if not rows:
-            return None
-        view = fold_run(run_id, [row_to_envelope(r) for r in rows])
-        return view if view.requested else None
+        """The run's view, once its publish request has arrived."""
+        raw = await self.pool.fetchval("SELECT state FROM run_states WHERE run_id = $1", run_id)
+        if raw is not None:
+            state: RunState | None = run_state.from_json(json.loads(raw))
+        else:  # a run archived before states were kept
+            rows = await self.pool.fetch("SELECT * FROM event_archive WHERE run_id = $1", run_id)
+            state = fold_state(run_id, [row_to_envelope(r) for r in rows])
+        view = view_of(state) if state is not None else None
+        return view if view is not None and view.requested else None
 
     async def version(self, publisher_id: str, offer_id: str, version: int) -> dict[str, Any] | None:
         r = await self.pool.fetchrow(

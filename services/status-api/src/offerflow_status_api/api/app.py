@@ -42,7 +42,7 @@ def create_app(open_resources: Opener, *, max_body_bytes: int = 1_048_576) -> Fa
     for module in (routes_offers, routes_publishing, routes_admin):
         app.include_router(module.router, responses=errors.COMMON_RESPONSES)
     errors.document(app)
-    app.include_router(routes_stream.router)
+    app.include_router(routes_stream.router, responses=errors.COMMON_RESPONSES)
     app.include_router(routes_portal.router)  # before the static mount: it redirects old mail links
     app.mount("/portal", StaticFiles(directory=portal.STATIC_DIR, html=True), name="portal")
 

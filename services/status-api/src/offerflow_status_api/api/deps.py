@@ -1,31 +1,54 @@
-"""Request dependencies: api-version, the services container and bearer-token auth."""
+"""Request dependencies: api-version, the services container, the status document builder and bearer-token auth."""
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from offerflow_contract.envelope import Envelope
 from offerflow_status_api.adapters.auth import Auth
 from offerflow_status_api.adapters.history import CommandLog
 from offerflow_status_api.api.errors import ApiError, check_api_version
+from offerflow_status_api.api.status_doc import StatusDocs, StatusReads, StepStats, no_stats
 from offerflow_status_api.commands import CommandService
+from offerflow_status_api.projection.view import RunView
 
 ID_PATTERN = r"^[a-z0-9]([a-z0-9_-]{0,48}[a-z0-9_])?$"
 PUBLISHER_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,48}[A-Za-z0-9_])?$"
 
 
-@dataclass
+class ReadModelQueries(StatusReads, Protocol):
+    """What the routes read from the projection's read model (never used to decide a command)."""
+
+    async def offers(self, publisher_id: str) -> list[dict[str, Any]]: ...
+
+    async def runs(self, publisher_id: str, offer_id: str) -> list[dict[str, Any]]: ...
+
+    async def current_run(self, publisher_id: str, offer_id: str) -> RunView | None: ...
+
+    async def version(self, publisher_id: str, offer_id: str, version: int) -> dict[str, Any] | None: ...
+
+    async def slot_version(self, publisher_id: str, offer_id: str, slot: str) -> int | None: ...
+
+    async def run_event(self, run_id: str, event_types: tuple[str, ...]) -> Envelope | None: ...
+
+    async def history(self, publisher_id: str, offer_id: str) -> list[Envelope]: ...
+
+
+@dataclass(frozen=True)
 class AppServices:
     commands: CommandService
+    read_model: ReadModelQueries
     auth: Auth
     log: CommandLog
     admin_token: str | None
     public_url: str
     health: Any = None  # a connection of its own for /readyz: a busy pool is not a dead database
+    step_stats: StepStats = no_stats  # measured step durations, for the ETAs of status documents
 
 
 def api_version(api_version: Annotated[str | None, Query(alias="api-version")] = None) -> str:
@@ -41,6 +64,13 @@ def services(request: Request) -> AppServices:
 
 Version = Annotated[str, Depends(api_version)]
 Services = Annotated[AppServices, Depends(services)]
+
+
+def status_docs(s: Services) -> StatusDocs:
+    return StatusDocs(s.read_model, s.commands.drafts, s.step_stats)
+
+
+StatusDocsDep = Annotated[StatusDocs, Depends(status_docs)]
 OfferId = Annotated[str, Path(min_length=1, max_length=50, pattern=ID_PATTERN)]
 
 

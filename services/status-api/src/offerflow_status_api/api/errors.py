@@ -35,19 +35,20 @@ class ErrorBody(BaseModel):
     error: ErrorInfo
 
 
-def _error(description: str) -> dict[str, Any]:
+def error_doc(description: str) -> dict[str, Any]:
+    """An error response for a route's ``responses=``: the API's error shape, with what this status means."""
     return {"model": ErrorBody, "description": description}
 
 
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _error("Bad request: unknown api-version, or invalid fields (each named in details)"),
-    401: _error("No or an invalid bearer token"),
-    403: _error("Forbidden"),
-    404: _error("Not found (also for another publisher's resources)"),
-    409: _error("Refused in the offer's current state; the message says why"),
-    412: _error("If-Match does not match the current ETag"),
-    413: _error("Request body too large"),
-    503: _error("Busy: retry after the number of seconds in Retry-After"),
+    400: error_doc("Bad request: unknown api-version, or invalid fields (each named in details)"),
+    401: error_doc("No or an invalid bearer token"),
+    403: error_doc("Forbidden"),
+    404: error_doc("Not found (also for another publisher's resources)"),
+    409: error_doc("Refused in the offer's current state; the message says why"),
+    412: error_doc("If-Match does not match the current ETag"),
+    413: error_doc("Request body too large"),
+    503: error_doc("Busy: retry after the number of seconds in Retry-After"),
 }
 
 

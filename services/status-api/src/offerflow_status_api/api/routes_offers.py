@@ -11,7 +11,8 @@ from offerflow_contract.steps import StepId
 from offerflow_shared.offer import OFFER_TYPE_ID
 from offerflow_status_api import documents
 from offerflow_status_api.api.deps import OfferId, PublisherId, Services, Version
-from offerflow_status_api.api.errors import ApiError
+from offerflow_status_api.api.errors import ApiError, error_doc
+from offerflow_status_api.api.schemas import Offer, OfferSummary, OfferType, Validation
 from offerflow_status_api.commands import (
     AddImageVersion,
     FrozenFields,
@@ -23,6 +24,7 @@ from offerflow_status_api.commands import (
 )
 
 router = APIRouter(prefix="/api", tags=["offers"])
+ETAG = {"ETag": {"description": "The draft's ETag, for If-Match", "schema": {"type": "string"}}}
 
 
 def not_found(offer_id: str) -> ApiError:
@@ -37,7 +39,7 @@ def offer_json(draft: OfferState, status: str, definition: dict[str, Any] | None
 
 
 async def _status_of(s: Services, publisher_id: str, offer_id: str) -> str:
-    view = await s.commands.read_model.offer(publisher_id, offer_id)
+    view = await s.read_model.offer(publisher_id, offer_id)
     return str((view or {}).get("status") or "neverPublished")
 
 
@@ -48,14 +50,15 @@ async def _draft(s: Services, publisher_id: str, offer_id: str) -> OfferState:
     return draft
 
 
-@router.get("/offerTypes", summary="List offer types")
+@router.get("/offerTypes", summary="List offer types", response_model=list[OfferType])
 async def offer_types(_: Version) -> list[dict[str, str]]:
     return [{"offerTypeId": OFFER_TYPE_ID, "displayText": "Virtual Machine"}]
 
 
-@router.get("/publishers/{publisher_id}/offers", summary="List offers with their latest status")
+@router.get("/publishers/{publisher_id}/offers", summary="List offers with their latest status",
+            response_model=list[OfferSummary], response_model_exclude_unset=True)
 async def list_offers(publisher_id: PublisherId, _: Version, s: Services) -> list[dict[str, Any]]:
-    views = {o["offer_id"]: o for o in await s.commands.read_model.offers(publisher_id)}
+    views = {o["offer_id"]: o for o in await s.read_model.offers(publisher_id)}
     out = []
     for d in await s.commands.drafts.list(publisher_id):
         v = views.get(d.offer_id) or {}
@@ -68,7 +71,8 @@ async def list_offers(publisher_id: PublisherId, _: Version, s: Services) -> lis
     return out
 
 
-@router.get("/publishers/{publisher_id}/offers/{offer_id}", summary="Get the offer (draft)")
+@router.get("/publishers/{publisher_id}/offers/{offer_id}", summary="Get the offer (draft)", response_model=Offer,
+            response_model_exclude_unset=True, responses={200: {"headers": ETAG}})
 async def get_offer(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
                     response: Response) -> dict[str, Any]:
     draft = await _draft(s, publisher_id, offer_id)
@@ -76,17 +80,19 @@ async def get_offer(publisher_id: PublisherId, offer_id: OfferId, _: Version, s:
     return offer_json(draft, await _status_of(s, publisher_id, offer_id))
 
 
-@router.get("/publishers/{publisher_id}/offers/{offer_id}/versions/{version}", summary="Get a published version")
+@router.get("/publishers/{publisher_id}/offers/{offer_id}/versions/{version}", summary="Get a published version",
+            response_model=Offer, response_model_exclude_unset=True)
 async def get_version(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
                       version: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
     draft = await _draft(s, publisher_id, offer_id)
-    found = await s.commands.read_model.version(publisher_id, offer_id, version)
+    found = await s.read_model.version(publisher_id, offer_id, version)
     if found is None:
         raise ApiError(404, "NotFound", f"Offer {offer_id} has no published version {version}.")
     return offer_json(draft, await _status_of(s, publisher_id, offer_id), found["definition"], version)
 
 
-@router.get("/publishers/{publisher_id}/offers/{offer_id}/slot/{slot_id}", summary="Get a slot")
+@router.get("/publishers/{publisher_id}/offers/{offer_id}/slot/{slot_id}", summary="Get a slot", response_model=Offer,
+            response_model_exclude_unset=True)
 async def get_slot(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
                    slot_id: Literal["Draft", "Preview", "Production"], response: Response) -> dict[str, Any]:
     draft = await _draft(s, publisher_id, offer_id)
@@ -94,15 +100,18 @@ async def get_slot(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: 
     if slot_id == "Draft":
         response.headers["ETag"] = draft.etag
         return offer_json(draft, status)
-    version = await s.commands.read_model.slot_version(publisher_id, offer_id, slot_id)
-    found = await s.commands.read_model.version(publisher_id, offer_id, version) if version else None
+    version = await s.read_model.slot_version(publisher_id, offer_id, slot_id)
+    found = await s.read_model.version(publisher_id, offer_id, version) if version else None
     if found is None:
         raise ApiError(404, "NotFound", f"Offer {offer_id} never reached the {slot_id} slot.")
     return offer_json(draft, status, found["definition"], found["version"])
 
 
 @router.put("/publishers/{publisher_id}/offers/{offer_id}", summary="Create or update the offer",
-            responses={201: {"description": "Created"}, 412: {"description": "Stale ETag"}})
+            response_model=Offer,
+            responses={200: {"description": "Updated", "headers": ETAG},
+                       201: {"model": Offer, "description": "Created", "headers": ETAG},
+                       412: error_doc("Stale ETag: GET the offer again and reapply the change")})
 async def put_offer(
     publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
     body: Annotated[dict[str, Any], Body()],
@@ -140,12 +149,13 @@ async def put_offer(
 
 
 @router.get("/publishers/{publisher_id}/offers/{offer_id}/validation",
-            summary="Every problem of the draft, each with the JSON pointer of its field")
+            summary="Every problem of the draft, each with the JSON pointer of its field", response_model=Validation,
+            response_model_exclude_unset=True)
 async def validation(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services) -> dict[str, Any]:
     draft = await _draft(s, publisher_id, offer_id)
     # Pointers are into the whole document (what the editor holds), like the 400s of PUT.
     problems = documents.details(documents.publish_problems(draft.definition), prefix="/definition")
-    last = await s.commands.read_model.current_run(publisher_id, offer_id)
+    last = await s.read_model.current_run(publisher_id, offer_id)
     step: list[dict[str, Any]] = []
     if last is not None:
         step = [{**m.to_api(), "field": "/definition" + m.field}
@@ -154,8 +164,10 @@ async def validation(publisher_id: PublisherId, offer_id: OfferId, _: Version, s
 
 
 @router.put("/publishers/{publisher_id}/offers/{offer_id}/plans/{plan_id}/versions/{version}",
-            summary="Add an image version to a plan (idempotent)",
-            responses={201: {"description": "Added"}, 409: {"description": "Exists with other content"}})
+            summary="Add an image version to a plan (idempotent)", response_model=Offer,
+            responses={200: {"description": "Already there with the same content", "headers": ETAG},
+                       201: {"model": Offer, "description": "Added", "headers": ETAG},
+                       409: error_doc("The version exists with other content")})
 async def add_version(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
                       plan_id: Annotated[str, Path(min_length=1, max_length=50)],
                       version: Annotated[str, Path(min_length=1, max_length=20, pattern=r"^[0-9][0-9.]*$")],

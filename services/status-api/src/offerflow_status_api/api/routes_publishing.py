@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query, Response
@@ -10,11 +11,17 @@ from pydantic import BaseModel, Field
 
 from offerflow_contract.events import CertificationFailed, CertificationPassed, DiskReport
 from offerflow_shared.offer import OFFER_TYPE_ID
-from offerflow_status_api import eta, rules
-from offerflow_status_api.api.deps import OfferId, PublisherId, Services, Version
-from offerflow_status_api.api.errors import ApiError
+from offerflow_status_api.api.deps import OfferId, PublisherId, Services, StatusDocsDep, Version
+from offerflow_status_api.api.errors import ApiError, error_doc
 from offerflow_status_api.api.routes_offers import _draft, not_found
-from offerflow_status_api.api.routes_stream import current_status
+from offerflow_status_api.api.schemas import (
+    CertificationReport,
+    HistoryEntry,
+    OperationDocument,
+    StatusDocument,
+    Submission,
+    SupportRequest,
+)
 from offerflow_status_api.commands import (
     Answer,
     Cancel,
@@ -27,6 +34,9 @@ from offerflow_status_api.commands import (
 
 router = APIRouter(prefix="/api/publishers/{publisher_id}/offers/{offer_id}", tags=["publishing"])
 OperationId = Annotated[str, Path(min_length=1, max_length=64)]
+ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"description": "Accepted, no body; Location names the operation",
+                  "headers": {"Location": {"description": "The operation's URL, relative to the API root",
+                                           "schema": {"type": "string"}}}}}
 
 
 def respond(answer: Answer) -> Response:
@@ -43,16 +53,27 @@ async def log_answer(s: Services, publisher_id: str, offer_id: str, action: str,
                        detail=message)
 
 
+async def command(s: Services, publisher_id: str, offer_id: str, action: str, answer: Awaitable[Answer],
+                  detail: str = "") -> Response:
+    """A publishing command's answer, logged: an unknown offer is 404, anything else is the command's own."""
+    try:
+        decided = await answer
+    except NotFound as exc:
+        raise not_found(offer_id) from exc
+    await log_answer(s, publisher_id, offer_id, action, decided, detail)
+    return respond(decided)
+
+
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$",
     description="Repeating a request with the same key returns the first answer instead of acting twice.")]
 
 
-@router.get("/status", summary="Status of the offer's current publish operation")
-@eta.annotates
-async def status(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services) -> dict[str, Any]:
+@router.get("/status", summary="Status of the offer's current publish operation", response_model_exclude_unset=True)
+async def status(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
+                 docs: StatusDocsDep) -> StatusDocument:
     state = await _draft(s, publisher_id, offer_id)
-    return await current_status(s, publisher_id, offer_id, state)
+    return await docs.offer_status(publisher_id, offer_id, state)
 
 
 class PublishMetadata(BaseModel):
@@ -64,8 +85,7 @@ class PublishBody(BaseModel):
 
 
 @router.post("/publish", status_code=202, summary="Publish: start a new operation at step 1", response_class=Response,
-             responses={202: {"description": "Accepted; Location names the operation"},
-                        409: {"description": "Another operation is running"}})
+             responses={**ACCEPTED, 409: error_doc("Another operation is running")})
 async def publish(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
                   body: Annotated[PublishBody, Body()], idempotency_key: IdempotencyKey = None) -> Response:
     valid, invalid = parse_emails(body.metadata.notification_emails)
@@ -73,51 +93,39 @@ async def publish(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: S
         raise ApiError(400, "BadRequest", "Some notification emails are not valid addresses.",
                        [{"code": "invalidEmail", "target": "/metadata/notification-emails", "message": e}
                         for e in invalid or ["no address given"]])
-    try:
-        answer = await s.commands.publish(Publish(publisher_id=publisher_id, offer_id=offer_id,
-                                                  notification_emails=valid, requested_by=publisher_id,
-                                                  idempotency_key=idempotency_key))
-    except NotFound as exc:
-        raise not_found(offer_id) from exc
-    await log_answer(s, publisher_id, offer_id, "publish", answer, "notification emails: " + ", ".join(valid))
-    return respond(answer)
+    return await command(s, publisher_id, offer_id, "publish", s.commands.publish(Publish(
+        publisher_id=publisher_id, offer_id=offer_id, notification_emails=valid, requested_by=publisher_id,
+        idempotency_key=idempotency_key)), "notification emails: " + ", ".join(valid))
 
 
 @router.post("/golive", status_code=202, summary="Go live (only while waiting for publisher sign-off)",
              response_class=Response,
-             responses={409: {"description": "Not at sign-off, or the run was already signed off"}})
+             responses={**ACCEPTED, 409: error_doc("Not at sign-off, or the run was already signed off")})
 async def go_live(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
                   idempotency_key: IdempotencyKey = None) -> Response:
-    try:
-        answer = await s.commands.go_live(GoLive(publisher_id=publisher_id, offer_id=offer_id,
-                                                 requested_by=publisher_id, idempotency_key=idempotency_key))
-    except NotFound as exc:
-        raise not_found(offer_id) from exc
-    await log_answer(s, publisher_id, offer_id, "golive", answer)
-    return respond(answer)
+    return await command(s, publisher_id, offer_id, "golive", s.commands.go_live(GoLive(
+        publisher_id=publisher_id, offer_id=offer_id, requested_by=publisher_id, idempotency_key=idempotency_key)))
 
 
 @router.post("/cancel", summary="Cancel at publisher sign-off; the offer returns to step 1",
-             responses={200: {"description": "Canceled (also for a repeated Cancel of the same run)"},
-                        409: {"description": "Not at sign-off, or Go live was chosen"}})
+             response_model=StatusDocument,
+             responses={200: {"description": "Canceled (also for a repeated Cancel of the same run): the offer's "
+                                             "status, back at step 1"},
+                        409: error_doc("Not at sign-off, or Go live was chosen")})
 async def cancel(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
                  idempotency_key: IdempotencyKey = None) -> Response:
-    try:
-        answer = await s.commands.cancel(Cancel(publisher_id=publisher_id, offer_id=offer_id,
-                                                requested_by=publisher_id, idempotency_key=idempotency_key))
-    except NotFound as exc:
-        raise not_found(offer_id) from exc
-    await log_answer(s, publisher_id, offer_id, "cancel", answer)
-    return respond(answer)
+    return await command(s, publisher_id, offer_id, "cancel", s.commands.cancel(Cancel(
+        publisher_id=publisher_id, offer_id=offer_id, requested_by=publisher_id, idempotency_key=idempotency_key)))
 
 
-@router.get("/submissions", summary="List operations, optionally filtered by state")
+@router.get("/submissions", summary="List operations, optionally filtered by state", response_model=list[Submission],
+            response_model_exclude_unset=True)
 async def submissions(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
                       status_filter: Annotated[str | None, Query(alias="status", max_length=40)] = None
                       ) -> list[dict[str, Any]]:
     await _draft(s, publisher_id, offer_id)
     out = []
-    for r in await s.commands.read_model.runs(publisher_id, offer_id):
+    for r in await s.read_model.runs(publisher_id, offer_id):
         state = "running" if r["status"] not in ("succeeded", "failed", "canceled") else r["status"]
         if status_filter and status_filter not in (state, r["status"]):
             continue
@@ -130,17 +138,13 @@ async def submissions(publisher_id: PublisherId, offer_id: OfferId, _: Version, 
     return out
 
 
-@router.get("/operations/{operation_id}", summary="Get one operation")
-@eta.annotates
+@router.get("/operations/{operation_id}", summary="Get one operation", response_model_exclude_unset=True)
 async def operation(publisher_id: PublisherId, offer_id: OfferId, operation_id: OperationId, _: Version,
-                    s: Services) -> dict[str, Any]:
-    doc = await s.commands.read_model.run_document(publisher_id, offer_id, operation_id)
+                    s: Services, docs: StatusDocsDep) -> OperationDocument:
+    doc = await docs.operation(publisher_id, offer_id, operation_id, await _draft(s, publisher_id, offer_id))
     if doc is None:
-        draft = await _draft(s, publisher_id, offer_id)
-        if draft.run_id != operation_id:
-            raise ApiError(404, "NotFound", f"Operation {operation_id} was not found.")
-        doc = rules.accepted_document(operation_id, offer_id, publisher_id, draft.version)
-    return {**doc, "id": operation_id, "publishingVersion": doc.get("offerVersion")}
+        raise ApiError(404, "NotFound", f"Operation {operation_id} was not found.")
+    return doc
 
 
 def _self_test_shape(r: DiskReport) -> dict[str, Any]:
@@ -152,13 +156,14 @@ def _self_test_shape(r: DiskReport) -> dict[str, Any]:
                       for t in r.tests]}
 
 
-@router.get("/operations/{operation_id}/certification", summary="The certification report of an operation")
+@router.get("/operations/{operation_id}/certification", summary="The certification report of an operation",
+            response_model=CertificationReport, response_model_exclude_unset=True)
 async def certification_report(publisher_id: PublisherId, offer_id: OfferId, operation_id: OperationId,
                                _: Version, s: Services,
                                plan: Annotated[str | None, Query(max_length=50)] = None) -> dict[str, Any]:
-    if await s.commands.read_model.run_document(publisher_id, offer_id, operation_id) is None:
+    if await s.read_model.run_document(publisher_id, offer_id, operation_id) is None:
         raise ApiError(404, "NotFound", f"Operation {operation_id} was not found.")
-    env = await s.commands.read_model.run_event(
+    env = await s.read_model.run_event(
         operation_id, (CertificationPassed.event_type, CertificationFailed.event_type))
     if env is None:
         raise ApiError(404, "NotFound", f"Operation {operation_id} has no certification report yet.")
@@ -169,7 +174,8 @@ async def certification_report(publisher_id: PublisherId, offer_id: OfferId, ope
             "reports": reports}
 
 
-@router.get("/history", summary="Every command and its outcome, and every event, in time order")
+@router.get("/history", summary="Every command and its outcome, and every event, in time order",
+            response_model=list[HistoryEntry], response_model_exclude_unset=True)
 async def history(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services) -> list[dict[str, Any]]:
     await _draft(s, publisher_id, offer_id)
     commands = [{"time": c["at"].isoformat(), "kind": "command", "action": c["action"], "outcome": c["outcome"],
@@ -177,7 +183,7 @@ async def history(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: S
                 for c in await s.log.entries(publisher_id, offer_id)]
     events = [{"time": e.occurred_at.isoformat(), "kind": "event", "action": e.event_type, "outcome": e.producer,
                "runId": e.run_id, "detail": str(e.event_id)}
-              for e in await s.commands.read_model.history(publisher_id, offer_id)]
+              for e in await s.read_model.history(publisher_id, offer_id)]
     return sorted(commands + events, key=lambda x: x["time"])
 
 
@@ -187,7 +193,8 @@ class SupportBody(BaseModel):
     runId: str | None = Field(None, max_length=64)
 
 
-@router.post("/support", status_code=201, summary="Open a support request about an operation")
+@router.post("/support", status_code=201, summary="Open a support request about an operation",
+            response_model=SupportRequest, response_model_exclude_unset=True)
 async def open_support(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
                        body: Annotated[SupportBody, Body()]) -> dict[str, Any]:
     await _draft(s, publisher_id, offer_id)

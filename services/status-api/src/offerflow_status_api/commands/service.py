@@ -23,7 +23,7 @@ from offerflow_contract.events import (
 )
 from offerflow_shared.offer import IMAGES_KEY, plans
 from offerflow_shared.secrets import SecretBox
-from offerflow_status_api import cancel_view, documents
+from offerflow_status_api import documents, status_document
 from offerflow_status_api.commands import rules
 from offerflow_status_api.commands.messages import (
     AddImageVersion,
@@ -203,7 +203,7 @@ class CommandService:
     @staticmethod
     def canceled_answer(state: OfferState, fp: str = "") -> Answer:
         assert state.run_id is not None and state.signoff_at is not None
-        doc = cancel_view.canceled_document(state.run_id, state.version, state.run_emails, state.signoff_at)
+        doc = status_document.canceled_document(state.run_id, state.version, state.run_emails, state.signoff_at)
         return Answer(200, doc, {"Location": operation_location(state.publisher_id, state.offer_id, state.run_id)},
                       fp, state.run_id)
 

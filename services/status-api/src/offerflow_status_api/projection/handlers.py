@@ -1,5 +1,5 @@
-"""The status projection: every event of every topic goes to the read model (idempotent by event id), and
-stage outcomes move the offer's command-side run state."""
+"""The status projection's handler table: every event of every topic goes to the read model (idempotent by
+event id), and stage outcomes move the offer's command-side run state."""
 
 from __future__ import annotations
 
@@ -10,14 +10,12 @@ from offerflow_contract.envelope import Envelope, Event, registered_events
 from offerflow_shared import metrics
 from offerflow_shared.runtime import Outbox
 from offerflow_shared.service import Handlers
-from offerflow_status_api.rules import RunView
-from offerflow_status_api.step_metrics import finished_step, finishes
+from offerflow_status_api.projection.view import Applied
+from offerflow_status_api.step_metrics import finished_step
 
 
 class Projection(Protocol):
-    async def apply(self, env: Envelope) -> bool: ...
-
-    async def fold(self, run_id: str) -> RunView | None: ...
+    async def apply(self, env: Envelope, event: Event | None = None) -> Applied: ...
 
 
 class Lifecycle(Protocol):
@@ -34,11 +32,11 @@ async def project(deps: Deps, env: Envelope, event: Event, _out: Outbox) -> None
     # The command side first: Publish, Go live and Cancel must learn where the run is even if the read
     # model cannot store this event.
     await deps.lifecycle.apply(env, event)
-    if await deps.read_model.apply(env) and env.run_id and finishes(event) is not None:
-        view = await deps.read_model.fold(env.run_id)
-        timed = finished_step(view, event) if view is not None else None
-        if timed is not None:
-            metrics.observe_step(*timed)
+    applied = await deps.read_model.apply(env, event)
+    # Step durations come from the view the read model just derived: a duplicate observes nothing.
+    timed = finished_step(applied.view, event) if applied.new and applied.view is not None else None
+    if timed is not None:
+        metrics.observe_step(*timed)
 
 
 # Every event of the contract, whatever its topic, goes through the same fold.
