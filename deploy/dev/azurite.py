@@ -11,17 +11,15 @@ the run directory and have their own process group, so stopping never leaves a n
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from stack import free_port, port_open  # the stack's own port helpers (deploy/dev is on the path)
+from procs import free_port, port_open, recorded_pid, stop_group  # the stack's helpers (deploy/dev is on the path)
 
 VERSION = "3.37.0"
 ACCOUNT = "devstoreaccount1"
@@ -111,42 +109,13 @@ class Azurite:
 
     def stop(self) -> None:
         """Stops this process group (or the one recorded in the pid file by another invocation)."""
-        pid = self.proc.pid if self.proc is not None else _recorded(self.pid_file)
+        pid = self.proc.pid if self.proc is not None else recorded_pid(self.pid_file, b"azurite")
         if pid is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 10
-            while _alive(pid, self.proc) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if _alive(pid, self.proc):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
-            if self.proc is not None:
-                self.proc.wait()
+            stop_group(pid, self.proc)
+        elif self.proc is not None:
+            self.proc.wait()
         self.proc = None
         self.pid_file.unlink(missing_ok=True)
-
-
-def _recorded(pid_file: Path) -> int | None:
-    """The pid in the file if that process is still an Azurite (guards against pid reuse)."""
-    try:
-        pid = int(pid_file.read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return None
-    return pid if b"azurite" in cmdline else None
-
-
-def _alive(pid: int, proc: subprocess.Popen[bytes] | None) -> bool:
-    if proc is not None:
-        return proc.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 if __name__ == "__main__":
