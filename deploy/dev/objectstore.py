@@ -60,8 +60,8 @@ def install(quiet: bool = False) -> None:
         return
     go = shutil.which("go") or next((p for p in ("/usr/local/go/bin/go",) if os.access(p, os.X_OK)), None)
     if go is None:
-        raise SystemExit(f"objectstore: Go (1.25 or newer) is needed to build VersityGW {VERSION}; install golang "
-                         "(https://go.dev/dl) and run scripts/install again")
+        raise SystemExit(f"objectstore: Go (1.25 or newer) is needed to build VersityGW {VERSION}; install Go "
+                         "and run scripts/install again")
     print(f"install: versitygw {VERSION} into {home()} (go install, about 4 minutes the first time)", flush=True)
     tmp = home().with_name(home().name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
