@@ -46,7 +46,7 @@ from offerflow_packaging.settings import Settings as PackSettings
 from offerflow_provisioning import bootstrap as prov_boot
 from offerflow_provisioning import handlers as prov
 from offerflow_provisioning.settings import Settings as ProvSettings
-from offerflow_shared.runtime import MemorySink, Outbox
+from offerflow_shared.outbox import MemorySink, Outbox
 from offerflow_shared.secrets import SecretBox
 from offerflow_validation import bootstrap as val_boot
 from offerflow_validation import handlers as val

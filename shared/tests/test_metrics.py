@@ -11,7 +11,8 @@ from offerflow_contract import codec
 from offerflow_contract.envelope import Envelope, wrap
 from offerflow_contract.events import CancelRequested
 from offerflow_shared import metrics, ops
-from offerflow_shared.runtime import Dispatcher, Incoming, MemorySink, Outbox, RetryPolicy, handles
+from offerflow_shared.outbox import MemorySink, Outbox
+from offerflow_shared.runtime import Dispatcher, Incoming, RetryPolicy, handles
 
 
 def sample(name: str, labels: dict[str, str]) -> float:

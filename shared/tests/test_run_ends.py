@@ -21,7 +21,8 @@ from offerflow_contract.events import (
 )
 from offerflow_shared.failures import INTERNAL_ERROR, STEP_TIMED_OUT, stage_failures
 from offerflow_shared.faults import Faults
-from offerflow_shared.runtime import Dispatcher, Handler, Incoming, MemorySink, Outbox, RetryPolicy
+from offerflow_shared.outbox import MemorySink, Outbox
+from offerflow_shared.runtime import Dispatcher, Handler, Incoming, RetryPolicy
 from offerflow_shared.settings import CommonSettings
 
 EMAILS = ["pub@contoso.example", "ops@contoso.example"]

@@ -5,7 +5,8 @@ import asyncio
 from offerflow_contract import codec
 from offerflow_contract.envelope import Envelope, Event, wrap
 from offerflow_contract.events import CancelRequested, ValidationStarted
-from offerflow_shared.runtime import Dispatcher, Incoming, MemorySink, Outbox, RetryPolicy, handles
+from offerflow_shared.outbox import MemorySink, Outbox
+from offerflow_shared.runtime import Dispatcher, Incoming, RetryPolicy, handles
 
 
 def incoming(value: bytes | None, topic: str = "offerflow.publishing") -> Incoming:

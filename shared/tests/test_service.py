@@ -18,7 +18,8 @@ from offerflow_contract.events import (
 )
 from offerflow_shared import service
 from offerflow_shared.faults import Faults
-from offerflow_shared.runtime import Incoming, MemorySink, Outbox, RetryPolicy
+from offerflow_shared.outbox import MemorySink, Outbox
+from offerflow_shared.runtime import Incoming, RetryPolicy
 from offerflow_shared.settings import CommonSettings
 
 SPEC = service.stage("demo", (topics.PUBLISHING.name, topics.PACKAGING.name), topics.VALIDATION.name,

@@ -18,7 +18,8 @@ from offerflow_contract.events import (
     ValidationPassed,
 )
 from offerflow_shared import service
-from offerflow_shared.runtime import Incoming, MemorySink
+from offerflow_shared.outbox import MemorySink
+from offerflow_shared.runtime import Incoming
 from offerflow_shared.sources import UrlDiskSource
 from tests.images.builder import build_linux_vhd, build_variant
 from tests.images.os_variants import build_os_variant

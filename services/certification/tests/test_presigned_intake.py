@@ -19,7 +19,8 @@ from offerflow_contract import codec
 from offerflow_contract.envelope import wrap
 from offerflow_contract.events import CertificationFailed, CertificationPassed, OfferSnapshot, ValidationPassed
 from offerflow_shared import service
-from offerflow_shared.runtime import Incoming, MemorySink
+from offerflow_shared.outbox import MemorySink
+from offerflow_shared.runtime import Incoming
 from offerflow_shared.settings import CommonSettings
 from offerflow_shared.sources import UrlDiskSource
 from tests import objectstores

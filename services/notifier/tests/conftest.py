@@ -12,7 +12,8 @@ from offerflow_notifier.adapters.ledger import MemoryLedger
 from offerflow_notifier.adapters.mailer import MemoryMailer
 from offerflow_notifier.delivery import Notifier
 from offerflow_shared import service
-from offerflow_shared.runtime import Dispatcher, Incoming, MemorySink, RetryPolicy
+from offerflow_shared.outbox import MemorySink
+from offerflow_shared.runtime import Dispatcher, Incoming, RetryPolicy
 
 PUBLIC_URL = "https://portal.example.test"
 SENDER = "Offerflow <noreply@offerflow.local>"

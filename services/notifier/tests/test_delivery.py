@@ -17,7 +17,8 @@ from offerflow_notifier.adapters.mailer import MemoryMailer, PermanentMailError,
 from offerflow_notifier.bootstrap import build_notifier
 from offerflow_notifier.delivery import Notifier
 from offerflow_notifier.settings import Settings
-from offerflow_shared.runtime import Dispatcher, MemorySink
+from offerflow_shared.outbox import MemorySink
+from offerflow_shared.runtime import Dispatcher
 
 from .conftest import SENDER, Deliver, envelope, incoming
 

@@ -21,7 +21,8 @@ from offerflow_notifier.bootstrap import MIGRATIONS
 from offerflow_notifier.delivery import Notifier
 from offerflow_notifier.sink import MailSink
 from offerflow_shared import db, service
-from offerflow_shared.runtime import Dispatcher, Incoming, MemorySink
+from offerflow_shared.outbox import MemorySink
+from offerflow_shared.runtime import Dispatcher, Incoming
 
 pytestmark = [
     pytest.mark.integration,

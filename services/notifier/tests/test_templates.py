@@ -23,7 +23,7 @@ from offerflow_contract.events import (
 )
 from offerflow_contract.steps import StepId, step_info
 from offerflow_notifier.adapters.mailer import MemoryMailer
-from offerflow_shared.runtime import MemorySink
+from offerflow_shared.outbox import MemorySink
 
 from .conftest import PUBLIC_URL, SENDER, Deliver, envelope
 

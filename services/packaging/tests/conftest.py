@@ -21,7 +21,8 @@ from offerflow_packaging.adapters.pages import MemoryPageStore
 from offerflow_packaging.storefront import Storefront
 from offerflow_shared import service
 from offerflow_shared.offer import IMAGES_KEY, MARKETPLACE, VM
-from offerflow_shared.runtime import Dispatcher, Incoming, MemorySink, RetryPolicy
+from offerflow_shared.outbox import MemorySink
+from offerflow_shared.runtime import Dispatcher, Incoming, RetryPolicy
 
 SUB_A = "3F2504E0-4F89-11D3-9A0C-0305E82C3301"
 SUB_B = "7c9e6679-7425-40de-944b-e07fc1f90ae7"

@@ -14,7 +14,8 @@ from offerflow_contract.events import CertificationPassed, CertifiedDisk, OfferS
 from offerflow_provisioning import handlers
 from offerflow_provisioning.replicator import Replicator
 from offerflow_shared import service
-from offerflow_shared.runtime import Dispatcher, Incoming, MemorySink, RetryPolicy
+from offerflow_shared.outbox import MemorySink
+from offerflow_shared.runtime import Dispatcher, Incoming, RetryPolicy
 
 REGIONS = ("eastus", "westeurope", "japaneast")
 

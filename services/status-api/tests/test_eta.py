@@ -20,7 +20,7 @@ from offerflow_contract.events import (
 )
 from offerflow_contract.steps import StepId
 from offerflow_shared import service
-from offerflow_shared.runtime import MemorySink, Outbox
+from offerflow_shared.outbox import MemorySink, Outbox
 from offerflow_status_api import eta
 from offerflow_status_api.commands.lifecycle import RunLifecycle
 from offerflow_status_api.commands.memory import MemoryCommandStore

@@ -9,7 +9,8 @@ from offerflow_contract import codec
 from offerflow_contract.envelope import wrap
 from offerflow_contract.events import OfferSnapshot, PublishRequested, ValidationFailed, ValidationPassed
 from offerflow_shared import service
-from offerflow_shared.runtime import Incoming, MemorySink
+from offerflow_shared.outbox import MemorySink
+from offerflow_shared.runtime import Incoming
 from offerflow_validation import bootstrap, handlers
 from offerflow_validation.adapters.artifacts import MemoryFetcher
 from tests.offers import factory

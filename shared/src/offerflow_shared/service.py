@@ -20,7 +20,8 @@ from offerflow_contract.events import StageFailed
 from offerflow_shared import logs, ops
 from offerflow_shared.failures import FailureFactory, stage_failures
 from offerflow_shared.faults import Faults
-from offerflow_shared.runtime import Dispatcher, Handler, Outbox, Sink, handles
+from offerflow_shared.outbox import Outbox, Sink
+from offerflow_shared.runtime import Dispatcher, Handler, handles
 from offerflow_shared.settings import CommonSettings
 from offerflow_shared.worker import FaustSink, attach, create_app, run
 

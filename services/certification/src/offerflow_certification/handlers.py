@@ -23,7 +23,7 @@ from offerflow_contract.events import (
     ValidationPassed,
 )
 from offerflow_shared.offer import DiskRef, disks
-from offerflow_shared.runtime import Outbox
+from offerflow_shared.outbox import Outbox
 from offerflow_shared.service import Handlers
 
 PHASES = 3  # read+hash, format tests, OS tests

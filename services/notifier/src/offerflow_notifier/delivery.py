@@ -21,7 +21,8 @@ from offerflow_notifier.adapters.ledger import Claim, Ledger, MailRecord, MailSt
 from offerflow_notifier.adapters.mailer import Mailer, PermanentMailError, TransientMailError
 from offerflow_notifier.render import Rendered, Renderer
 from offerflow_shared.backoff import Sleep, retrying
-from offerflow_shared.runtime import Outbox, RetryPolicy
+from offerflow_shared.outbox import Outbox
+from offerflow_shared.runtime import RetryPolicy
 
 log = logging.getLogger("offerflow.notifier")
 

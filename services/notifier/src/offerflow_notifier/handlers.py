@@ -20,7 +20,7 @@ from offerflow_contract.events import (
 )
 from offerflow_notifier import rules
 from offerflow_notifier.delivery import Notifier
-from offerflow_shared.runtime import Outbox
+from offerflow_shared.outbox import Outbox
 from offerflow_shared.service import Handlers
 
 FAILURES: tuple[type[StageFailed], ...] = (

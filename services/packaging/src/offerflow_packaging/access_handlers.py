@@ -16,7 +16,7 @@ from offerflow_contract.events import OfferDraftSaved, PreviewAudienceChanged, P
 from offerflow_packaging import rules
 from offerflow_packaging.access import PreviewAccess
 from offerflow_shared.offer import marketplace
-from offerflow_shared.runtime import Outbox
+from offerflow_shared.outbox import Outbox
 
 log = logging.getLogger("offerflow.packaging.access")
 

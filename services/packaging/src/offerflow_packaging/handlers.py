@@ -38,7 +38,7 @@ from offerflow_packaging.listing import build_listing
 from offerflow_packaging.render import render_page
 from offerflow_shared.names import UnsafeName
 from offerflow_shared.offer import marketplace
-from offerflow_shared.runtime import Outbox
+from offerflow_shared.outbox import Outbox
 from offerflow_shared.secrets import SecretBox, SecretUnavailable
 from offerflow_shared.service import Handlers
 

@@ -18,7 +18,7 @@ from offerflow_contract.events import (
 from offerflow_provisioning import rules
 from offerflow_provisioning.replicator import Replicator
 from offerflow_shared.names import UnsafeName
-from offerflow_shared.runtime import Outbox
+from offerflow_shared.outbox import Outbox
 from offerflow_shared.service import Handlers
 
 

@@ -15,7 +15,7 @@ from offerflow_contract.events import (
     ValidationPassed,
     ValidationStarted,
 )
-from offerflow_shared.runtime import Outbox
+from offerflow_shared.outbox import Outbox
 from offerflow_shared.service import Handlers
 from offerflow_validation import rules
 from offerflow_validation.adapters.artifacts import ArtifactError, ArtifactFetcher

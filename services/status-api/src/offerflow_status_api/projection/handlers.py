@@ -8,7 +8,7 @@ from typing import Protocol
 
 from offerflow_contract.envelope import Envelope, Event, registered_events
 from offerflow_shared import metrics
-from offerflow_shared.runtime import Outbox
+from offerflow_shared.outbox import Outbox
 from offerflow_shared.service import Handlers
 from offerflow_status_api.projection.view import Applied
 from offerflow_status_api.step_metrics import finished_step
