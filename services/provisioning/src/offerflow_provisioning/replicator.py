@@ -149,12 +149,11 @@ class Replicator:
     async def _settle(self, job: CopyJob, content: Content) -> str | None:
         """The location if the region already has this replica (or only needed its manifest); None if not."""
         store = self.stores[job.key.region]
-        if await self._run(store.linked, job.key) == content.sha256 and await self._run(store.has_content, content):
-            return store.location(content)
-        if await self._run(store.has_content, content):
+        if not await self._run(store.has_content, content):
+            return None
+        if await self._run(store.linked, job.key) != content.sha256:
             await self._run(store.link, job.key, content)
-            return store.location(content)
-        return None
+        return store.location(content)
 
     async def _fan_out(self, disk: CertifiedDisk, content: Content, jobs: Mapping[int, CopyJob],
                        stop: asyncio.Event) -> dict[int, BaseException]:
