@@ -3,10 +3,9 @@ files, and the in-memory fake."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import ipaddress
 import ssl
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,10 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from offerflow_shared import netguard
 from offerflow_shared.sources import (
@@ -31,30 +26,11 @@ from offerflow_shared.sources import (
     redact,
 )
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy/dev"))
+import devtls
+
 BODY = bytes(range(256)) * 2048  # 512 KiB
 SECRET = "X-Amz-Signature=deadbeefSECRET"
-
-
-def _cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name | None, signer: ec.EllipticCurvePrivateKey,
-          *, ca: bool) -> x509.Certificate:
-    now = dt.datetime.now(dt.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer or name)
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if ca:
-        builder = builder.add_extension(x509.KeyUsage(
-            digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-            key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False),
-            critical=True)
-        builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-    else:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
-                                        critical=False)
-    return builder.sign(signer, hashes.SHA256())
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -79,21 +55,14 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """An https server on 127.0.0.1 whose certificate is signed by a CA made here (not publicly trusted)."""
-    tmp = tmp_path_factory.mktemp("tls")
-    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = _cert("offerflow test CA", ca_key, None, ca_key, ca=True)
-    leaf = _cert("127.0.0.1", server_key, ca.subject, ca_key, ca=False)
-    (tmp / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (tmp / "cert.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    (tmp / "key.pem").write_bytes(server_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    tls = devtls.ensure(tmp_path_factory.mktemp("tls"))  # the dev stack's own CA maker, a fresh CA here
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp / "cert.pem", tmp / "key.pem")
+    context.load_cert_chain(tls.cert_file, tls.key_file)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"https://127.0.0.1:{httpd.server_address[1]}", tmp / "ca.pem"
+    yield f"https://127.0.0.1:{httpd.server_address[1]}", tls.ca_file
     httpd.shutdown()
     httpd.server_close()
 
