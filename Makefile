@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := uv run python
 PYTEST_ARGS ?=
 
-.PHONY: up test install check lint typecheck unit samples bench bench-rebuild chaos clean
+.PHONY: up test install check lint typecheck unit samples bench bench-rebuild bench-fairness chaos clean
 
 up: install
 	$(PY) deploy/dev/stack.py up
@@ -36,6 +36,9 @@ chaos: install
 
 bench-rebuild: install
 	$(PY) deploy/dev/stack.py with-infra .run/bench-rebuild -- uv run python bench/rebuild.py
+
+bench-fairness: install
+	$(PY) deploy/dev/stack.py with-infra .run/bench-fairness -- uv run python bench/fairness.py
 
 clean:
 	rm -rf .run

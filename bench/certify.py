@@ -49,7 +49,7 @@ def baseline(path: Path) -> float:
 
 
 async def certify(path: Path) -> float:
-    source = ImageIntake(UrlDiskSource(max_bytes=1 << 40, chunk_bytes=CHUNK, allow_file=True), chunk_bytes=CHUNK)
+    source = ImageIntake(UrlDiskSource(max_bytes=1 << 40, chunk_bytes=CHUNK, local_files=True), chunk_bytes=CHUNK)
     disk = report.DiskId("bench", "1.0.0", "os", path.as_uri())
     started = time.perf_counter()
     async with source.fetch(path.as_uri()) as image:

@@ -112,7 +112,7 @@ def fresh_image(folder: Path, size_mib: int) -> tuple[Path, dict[str, Any]]:
     folder.mkdir(parents=True)
     image = build_linux_vhd(folder / "os.vhd", size_mib=size_mib,
                             tree_overrides={"/etc/offerflow-bench-id": uuid.uuid4().hex.encode()})
-    return image, offer_doc(image)
+    return image, offer_doc(image, publisher="bench")
 
 
 def pipeline(stack: Stack, client: httpx.Client, n: int, doc: dict[str, Any]) -> tuple[float, list[float]]:

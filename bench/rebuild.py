@@ -89,7 +89,9 @@ async def main() -> None:
                         help="time the read and the rebuild this many times each, alternating; the best of each "
                              "counts (steadier on a shared machine)")
     args = parser.parse_args()
-    bootstrap, dsn = os.environ["OFFERFLOW_KAFKA_BOOTSTRAP"], os.environ["OFFERFLOW_DATABASE_DSN"]
+    # The owner's DSN: the rebuild empties the read model (TRUNCATE), which the services' role may not.
+    bootstrap = os.environ["OFFERFLOW_KAFKA_BOOTSTRAP"]
+    dsn = os.environ.get("OFFERFLOW_DATABASE_MIGRATION_DSN") or os.environ["OFFERFLOW_DATABASE_DSN"]
     from offerflow_shared.kafka import ensure_topics
 
     await ensure_topics(bootstrap)

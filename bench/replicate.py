@@ -61,7 +61,7 @@ def disk_source() -> Any:
     except ImportError:
         from offerflow_shared.sources import UrlDiskSource
 
-        return UrlDiskSource(max_bytes=1 << 40, allow_file=True)
+        return UrlDiskSource(max_bytes=1 << 40, local_files=True)
 
 
 def fresh_image(path: Path, size: int) -> str:

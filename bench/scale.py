@@ -108,7 +108,8 @@ async def phase(stack: Stack, token: str, images: list[Path], label: str, limit:
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=60,
                                  headers={"Authorization": f"Bearer {token}"}) as client:
         for o, image in zip(offers, images, strict=True):
-            r = await client.put(f"/api/publishers/bench/offers/{o}", params=V, json=offer_doc(image),
+            doc = offer_doc(image, publisher="bench")
+            r = await client.put(f"/api/publishers/bench/offers/{o}", params=V, json=doc,
                                  headers={"If-Match": "*"})
             r.raise_for_status()
         ready, done = asyncio.Event(), dict[str, float]()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "deploy/dev"))
 
+import pgroles  # noqa: E402
 from stack import Ports, Stack, create_publisher  # noqa: E402
 
 
@@ -23,6 +25,31 @@ def _infra_ports() -> Ports | None:
     ports.kafka_controller = int(os.environ["OFFERFLOW_KAFKA_CONTROLLER_PORT"])
     ports.postgres = int(os.environ["OFFERFLOW_PG_PORT"])
     return ports
+
+
+@dataclass(frozen=True)
+class Dsns:
+    """The roles of the test run's database (deploy/postgres/roles.sql), each with its generated password."""
+
+    app: str  # what the services connect as: rows only
+    owner: str  # owns the schema: migrations, and tests that create tables, schemas or databases
+    superuser: str  # to inspect the cluster (its roles, pg_hba rules, sessions), never for the services
+
+
+@pytest.fixture(scope="session")
+def dsns() -> Dsns:
+    run_dir, port = os.environ.get("OFFERFLOW_PG_RUN_DIR"), os.environ.get("OFFERFLOW_PG_PORT")
+    if not run_dir or not port:
+        pytest.skip("needs the database of `make test` (deploy/dev/stack.py with-infra)")
+    pg, p = Path(run_dir), int(port)
+    return Dsns(app=pgroles.dsn(pg, p, pgroles.APP), owner=pgroles.dsn(pg, p, pgroles.OWNER),
+                superuser=pgroles.dsn(pg, p, pgroles.SUPERUSER, "postgres"))
+
+
+@pytest.fixture(scope="session")
+def owner_dsn(dsns: Dsns) -> str:
+    """The database owner's DSN, for tests that make or empty tables (the services' role may not)."""
+    return dsns.owner
 
 
 @pytest.fixture(scope="session")

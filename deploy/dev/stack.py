@@ -27,6 +27,8 @@ BIN = Path(sys.executable).parent
 SERVICES = ("validation", "certification", "provisioning", "packaging", "notifier")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # deploy/dev, also when imported from tests/ or bench/
+import egressenv  # noqa: E402
+import pgroles  # noqa: E402
 from procs import Ports, free_port, port_open  # noqa: E402  (re-exported: tests, bench and azurite.py use them)
 from stackrun import create_publisher, endpoints, up, with_infra  # noqa: E402  (the commands; re-exported too)
 
@@ -46,11 +48,16 @@ class Stack:
     # The object stores belong to the infrastructure: a stack whose services run on with-infra's infrastructure
     # (the tests' stack, benchmarks) uses that run's stores, named by OFFERFLOW_OBJECTSTORES_FILE.
     objectstores_file: Path | None = None
+    # The database cluster too (its generated passwords live there): with-infra's, named by OFFERFLOW_PG_RUN_DIR.
+    pg_run_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.objectstores_file is None:
             named = os.environ.get("OFFERFLOW_OBJECTSTORES_FILE")
             self.objectstores_file = Path(named) if named else self.run_dir / "objectstores.json"
+        if self.pg_run_dir is None:
+            named = os.environ.get("OFFERFLOW_PG_RUN_DIR")
+            self.pg_run_dir = Path(named) if named else self.run_dir / "postgres"
 
     @property
     def stores_dir(self) -> Path:
@@ -62,7 +69,20 @@ class Stack:
 
     @property
     def dsn(self) -> str:
-        return f"postgresql://offerflow:offerflow@127.0.0.1:{self.ports.postgres}/offerflow"
+        """The services' DSN (role offerflow_app: rows only), with the password pg-start generated."""
+        return pgroles.dsn(self.pg_dir, self.ports.postgres, pgroles.APP)
+
+    @property
+    def migration_dsn(self) -> str:
+        """The database owner's DSN: migrations, the read-model rebuild, tests that make tables or databases."""
+        return pgroles.dsn(self.pg_dir, self.ports.postgres, pgroles.OWNER)
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.pg_run_dir or self.run_dir / "postgres"
+
+    def database_env(self) -> dict[str, str]:
+        return pgroles.env(self.pg_dir, self.ports.postgres)
 
     @property
     def api_url(self) -> str:
@@ -81,14 +101,14 @@ class Stack:
         return {
             **os.environ,
             "OFFERFLOW_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
-            "OFFERFLOW_DATABASE_DSN": self.dsn,
+            **self.database_env(),
             "OFFERFLOW_PUBLIC_URL": self.api_url,
             "OFFERFLOW_SECRETS_KEY": self.secrets_key,
             "OFFERFLOW_KAFKA_PORT": str(p.kafka),
             "OFFERFLOW_KAFKA_CONTROLLER_PORT": str(p.kafka_controller),
             "OFFERFLOW_KAFKA_RUN_DIR": str(self.run_dir / "kafka"),
             "OFFERFLOW_PG_PORT": str(p.postgres),
-            "OFFERFLOW_PG_RUN_DIR": str(self.run_dir / "postgres"),
+            "OFFERFLOW_PG_RUN_DIR": str(self.pg_dir),
             # Fault injection (offerflow_shared.faults): tests arm a fault by writing <run_dir>/faults/<service>.
             "OFFERFLOW_FAULTS_DIR": str(self.run_dir / "faults"),
             "OFFERFLOW_STATUS_API_PORT": str(p.api),
@@ -96,6 +116,13 @@ class Stack:
             # The outbox relay runs as its own process here, so that it can be stopped and killed on its own.
             "OFFERFLOW_STATUS_API_EMBEDDED_RELAY": "false",
             "OFFERFLOW_STATUS_API_PROJECTION_WEB_PORT": str(p.web["projection"]),
+            # Quotas and rate limits stay on, sized so that one publisher of the suites (e2e, chaos, bench: a few
+            # hundred offers and runs in an hour, bursts of parallel requests) never meets them.
+            "OFFERFLOW_STATUS_API_MAX_OFFERS_PER_PUBLISHER": "10000",
+            "OFFERFLOW_STATUS_API_MAX_RUNS_PER_HOUR": "10000",
+            "OFFERFLOW_STATUS_API_WRITE_RATE": "1000", "OFFERFLOW_STATUS_API_WRITE_BURST": "5000",
+            "OFFERFLOW_STATUS_API_READ_RATE": "2000", "OFFERFLOW_STATUS_API_READ_BURST": "10000",
+            "OFFERFLOW_STATUS_API_MAX_STREAMS_PER_TOKEN": "20",
             "OFFERFLOW_VALIDATION_WEB_PORT": str(p.web["validation"]),
             "OFFERFLOW_CERTIFICATION_WEB_PORT": str(p.web["certification"]),
             "OFFERFLOW_PROVISIONING_WEB_PORT": str(p.web["provisioning"]),
@@ -111,6 +138,8 @@ class Stack:
             "OFFERFLOW_MAILSINK_SMTP_PORT": str(p.smtp),
             "OFFERFLOW_MAILSINK_HTTP_PORT": str(p.mail_http),
             "OFFERFLOW_MAILSINK_DIR": str(self.mail_dir),
+            # Every egress guard on: only the stack's own stores are named, file:// only under the run's root.
+            **egressenv.env(self),
             "PYTHONUNBUFFERED": "1",
         }
 
@@ -250,9 +279,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.cmd == "with-infra":
         run_dir = Path(args.run_dir).resolve()
-        stack = Stack(run_dir=run_dir, ports=Ports.free(), objectstores_file=run_dir / "objectstores.json")
+        stack = Stack(run_dir=run_dir, ports=Ports.free(), objectstores_file=run_dir / "objectstores.json",
+                      pg_run_dir=run_dir / "postgres")
         return int(with_infra(stack, [a for a in args.command if a != "--"]))
-    stack = Stack(run_dir=ROOT / ".run", objectstores_file=ROOT / ".run/objectstores.json")
+    stack = Stack(run_dir=ROOT / ".run", objectstores_file=ROOT / ".run/objectstores.json",
+                  pg_run_dir=ROOT / ".run/postgres")
     if args.cmd == "up":
         return int(up(stack, no_demo=args.no_demo))
     if args.cmd == "infra-up":

@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import egressenv  # deploy/dev is on the path (stack.py puts it there)
+
 if TYPE_CHECKING:
     from stack import Stack
 
@@ -23,11 +25,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def endpoints(stack: Stack, publisher: str, token: str | None) -> dict[str, object]:
-    # The fragment is read once by the portal and never sent to the server.
-    portal = f"{stack.api_url}/portal/#publisher={publisher}&token={token}&next=/offers/demo/status"
+    # The portal address and the token are printed apart: a link never signs anyone in (the portal refuses
+    # credentials in a URL), the publisher pastes the token into its sign-in form.
+    portal = f"{stack.api_url}/portal/#/offers/demo/status"
     return {"api_url": stack.api_url, "portal_url": portal if token else f"{stack.api_url}/portal/",
             "mail_url": stack.mail_url,
             "kafka_bootstrap": stack.kafka_bootstrap, "postgres_dsn": stack.dsn,
+            # The owner's: `offerflow projection rebuild` empties and refills the read model (DDL-level rights).
+            "postgres_owner_dsn": stack.migration_dsn,
             "storefront_url": f"http://127.0.0.1:{stack.ports.storefront}", "publisher": publisher,
             "token": token, "admin_token": stack.admin_token,
             "azurite_connection_string": stack.azurite_connection_string,
@@ -77,7 +82,8 @@ def up(stack: Stack, no_demo: bool = False) -> int:
         info = endpoints(stack, "demo", token)
         (run / "endpoints.json").write_text(json.dumps(info, indent=2) + "\n")
         if not no_demo:
-            print(publish_demo(stack, run / "demo", token), flush=True)
+            # Under the demo publisher's file:// folder: the demo's logos are read from there.
+            print(publish_demo(stack, egressenv.file_root(stack) / "demo" / "demo", token), flush=True)
         print("\nOfferflow is up:")
         for k, v in info.items():
             print(f"  {k:16} {v}")
@@ -110,13 +116,15 @@ def with_infra(stack: Stack, command: list[str]) -> int:
     try:
         stack.start_infra()
         env = {**os.environ, "OFFERFLOW_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
-               "OFFERFLOW_DATABASE_DSN": stack.dsn, "OFFERFLOW_TEST_RUN_DIR": str(run_dir),
+               **stack.database_env(), "OFFERFLOW_TEST_RUN_DIR": str(run_dir),
                "OFFERFLOW_KAFKA_RUN_DIR": str(run_dir / "kafka"), "OFFERFLOW_KAFKA_PORT": str(ports.kafka),
                "OFFERFLOW_KAFKA_CONTROLLER_PORT": str(ports.kafka_controller),
-               "OFFERFLOW_PG_RUN_DIR": str(run_dir / "postgres"), "OFFERFLOW_PG_PORT": str(ports.postgres),
+               "OFFERFLOW_PG_RUN_DIR": str(stack.pg_dir), "OFFERFLOW_PG_PORT": str(ports.postgres),
                "OFFERFLOW_AZURITE_CONNECTION_STRING": stack.azurite_connection_string,
                # The object stores (regions, publisher storage, dev CA, credentials): tests/objectstores.py.
-               "OFFERFLOW_OBJECTSTORES_FILE": str(stack.object_stores().config_file)}
+               "OFFERFLOW_OBJECTSTORES_FILE": str(stack.object_stores().config_file),
+               # Where tests put publishers' file:// images and logos (<root>/<publisher>/): the services' root.
+               "OFFERFLOW_FILE_URL_ROOT": str(egressenv.file_root(stack))}
         return subprocess.call(command, env=env, cwd=ROOT)
     finally:
         stack.stop_infra()

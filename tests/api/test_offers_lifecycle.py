@@ -95,9 +95,10 @@ def test_add_version_is_idempotent(api: Api, image: Path, tmp_path: Path) -> Non
 def test_a_broken_offer_reports_every_problem_at_once(api: Api, image: Path) -> None:
     from datetime import UTC, datetime
 
-    from tests.offers.factory import broken_offer
+    from tests.offers.factory import broken_offer, publisher_dir
 
-    doc, expected = broken_offer(image.as_uri(), image.parent / "broken-assets", now=datetime.now(UTC))
+    doc, expected = broken_offer(image.as_uri(), publisher_dir("e2e", image.parent) / "broken-assets",
+                                 now=datetime.now(UTC))
     r = api.put(unique("broken"), doc)
     assert r.status_code == 400  # formats are refused on write, all at once
     refused = {(d["target"], d["code"]) for d in r.json()["error"]["details"]}

@@ -82,7 +82,7 @@ def make_offers(directory: Path, kinds: list[str], prefix: str) -> list[Offer]:
     offers = []
     for i, kind in enumerate(kinds):
         image, sha = (bad if kind == CERT_FAIL else good)[i % (len(bad) if kind == CERT_FAIL else len(good))]
-        doc = offer_doc(image)
+        doc = offer_doc(image, publisher="chaos")
         if kind == VALIDATION_FAIL:
             del doc["definition"]["offer"]["microsoft-azure-marketplace.title"]
         offer_id = f"{prefix}-{i:03d}-{uuid.uuid4().hex[:6]}"

@@ -90,6 +90,7 @@ def test_every_required_variable_has_a_value_in_env_example() -> None:
 
 def test_env_example_holds_no_real_secret() -> None:
     for name in ("OFFERFLOW_SECRETS_KEY", "OFFERFLOW_STATUS_API_ADMIN_TOKEN", "POSTGRES_PASSWORD",
+                 "POSTGRES_OWNER_PASSWORD", "POSTGRES_APP_PASSWORD",
                  "OBJECTSTORE_ACCESS_KEY_ID", "OBJECTSTORE_SECRET_ACCESS_KEY"):
         assert re.fullmatch(r"(change-me|replace-with-.*)", ENV_EXAMPLE[name]), name
     assert (ROOT / ".dockerignore").read_text().count("deploy/compose/.env") == 1
@@ -300,6 +301,9 @@ def test_volumes_are_declared_and_storage_goes_to_them() -> None:
     for name, svc in SERVICES.items():
         for volume in svc.get("volumes") or []:
             source = volume.split(":")[0]
+            if source.startswith("."):  # a file of the repository (the database's roles): read-only, never storage
+                assert volume.endswith(":ro") and (COMPOSE_DIR / source).is_file(), f"{name} mounts {volume}"
+                continue
             assert source in COMPOSE["volumes"], f"{name} mounts undeclared volume {source}"
     for name, var in (
         ("packaging", "OFFERFLOW_PACKAGING_PAGES_ROOT"),

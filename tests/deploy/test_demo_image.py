@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
+from offerflow_shared.egress_policy import EgressPolicy
 from offerflow_shared.offer import DiskRef
 from offerflow_shared.sources import UrlDiskSource
 from offerflow_validation import expiry
@@ -33,6 +35,9 @@ def test_the_demo_image_url_is_a_presigned_https_url_of_the_publisher_bucket(tmp
     assert timedelta(days=7) - timedelta(minutes=5) < found.at - now <= timedelta(days=7)
     ref = DiskRef("p", "1.0.0", "os", url, "/x")
     assert expiry.validity_problems([ref], now=now, min_validity=timedelta(hours=24)) == []
-    source = UrlDiskSource(max_bytes=1 << 20, allow_private=True, ca_file=Path(stores.ca_file))
+    # The stack names its publisher endpoint as the one egress exception the services need for it.
+    endpoint = httpx.URL(stores.publisher.endpoint_url)
+    policy = EgressPolicy(allowed=frozenset({(endpoint.host, endpoint.port or 443)}))
+    source = UrlDiskSource(max_bytes=1 << 20, policy=policy, ca_file=Path(stores.ca_file))
     with source.open(url) as f:
         assert f.read() == image.read_bytes()

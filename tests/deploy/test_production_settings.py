@@ -19,25 +19,17 @@ from offerflow_validation.settings import Settings as ValidationSettings
 
 # Settings class -> (the variables production refuses at their development value, the safe values).
 UNSAFE: dict[type[BaseSettings], tuple[set[str], dict[str, str]]] = {
-    ValidationSettings: (
-        {"OFFERFLOW_VALIDATION_ALLOW_FILE_URLS", "OFFERFLOW_VALIDATION_ALLOW_PRIVATE_TARGETS"},
-        {"OFFERFLOW_VALIDATION_ALLOW_FILE_URLS": "false", "OFFERFLOW_VALIDATION_ALLOW_PRIVATE_TARGETS": "false"},
-    ),
-    CertificationSettings: (
-        {"OFFERFLOW_CERTIFICATION_ALLOW_PRIVATE_TARGETS"},
-        {"OFFERFLOW_CERTIFICATION_ALLOW_PRIVATE_TARGETS": "false"},
-    ),
+    # Validation and certification have no unsafe default any more: outbound fetches follow the one egress
+    # policy (no allow-private switch), and its only development convenience, OFFERFLOW_FILE_URL_ROOT, is unset
+    # by default (FETCHING below).
     # The region map has no default: its unsafe value is a map with an http:// endpoint (REQUIRED below).
     ProvisioningSettings: (
-        {"OFFERFLOW_PROVISIONING_REGION_MAP_FILE", "OFFERFLOW_PROVISIONING_ALLOW_PRIVATE_TARGETS"},
-        {"OFFERFLOW_PROVISIONING_REGION_MAP_FILE": "regions-https.json",
-         "OFFERFLOW_PROVISIONING_ALLOW_PRIVATE_TARGETS": "false"},
+        {"OFFERFLOW_PROVISIONING_REGION_MAP_FILE"},
+        {"OFFERFLOW_PROVISIONING_REGION_MAP_FILE": "regions-https.json"},
     ),
     PackagingSettings: (
-        {"OFFERFLOW_PACKAGING_ALLOW_FILE_URLS", "OFFERFLOW_PACKAGING_ALLOW_PRIVATE_TARGETS",
-         "OFFERFLOW_PACKAGING_PAGES_ROOT"},
-        {"OFFERFLOW_PACKAGING_ALLOW_FILE_URLS": "false", "OFFERFLOW_PACKAGING_ALLOW_PRIVATE_TARGETS": "false",
-         "OFFERFLOW_PACKAGING_PAGES_ROOT": "/data/pages"},
+        {"OFFERFLOW_PACKAGING_PAGES_ROOT"},
+        {"OFFERFLOW_PACKAGING_PAGES_ROOT": "/data/pages"},
     ),
     NotifierSettings: ({"OFFERFLOW_NOTIFIER_SMTP_HOST"}, {"OFFERFLOW_NOTIFIER_SMTP_HOST": "smtp.example.com"}),
 }
@@ -116,11 +108,22 @@ def test_production_keeps_what_allow_unsafe_names(cls: type[BaseSettings], monke
     cls()
 
 
-def test_the_safe_values_are_what_the_services_see(monkeypatch: pytest.MonkeyPatch) -> None:
-    production(monkeypatch, ValidationSettings, **UNSAFE[ValidationSettings][1], **UNSAFE[PackagingSettings][1])
-    validation, packaging = ValidationSettings(), PackagingSettings()
-    assert not validation.allow_file_urls and not validation.allow_private_targets
-    assert not packaging.allow_file_urls and not packaging.allow_private_targets
+FETCHING = [ValidationSettings, CertificationSettings, ProvisioningSettings, PackagingSettings]
+
+
+@pytest.mark.parametrize("cls", FETCHING, ids=service_of)
+def test_no_service_has_a_switch_for_private_targets_or_file_urls(cls: type[BaseSettings]) -> None:
+    assert not [f for f in cls.model_fields if f.startswith(("allow_private", "allow_file"))]
+
+
+@pytest.mark.parametrize("cls", FETCHING, ids=service_of)
+def test_production_refuses_a_file_url_root(cls: type[BaseSettings], monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+    production(monkeypatch, cls, **UNSAFE.get(cls, (set(), {}))[1], OFFERFLOW_FILE_URL_ROOT=str(tmp_path))
+    with pytest.raises(ValidationError, match="OFFERFLOW_FILE_URL_ROOT="):
+        cls()
+    monkeypatch.setenv("OFFERFLOW_ALLOW_UNSAFE", "OFFERFLOW_FILE_URL_ROOT")
+    assert cls().common.file_url_root == tmp_path  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("environment", ["development", "production"])

@@ -54,10 +54,12 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def offer_doc(image: Path, *, subscriptions: list[str] | None = None) -> dict[str, Any]:
-    """A complete offer (real logos beside the image) that passes every validation rule."""
-    from tests.offers.factory import complete_offer
+def offer_doc(image: Path, *, subscriptions: list[str] | None = None, publisher: str = "e2e") -> dict[str, Any]:
+    """A complete offer (real logos beside the image) that passes every validation rule; the image and logos sit
+    in ``publisher``'s folder under the stack's file root, the only place the services read file:// from."""
+    from tests.offers.factory import complete_offer, publisher_file
 
+    image = publisher_file(image, publisher)
     doc = complete_offer(image.as_uri(), image.parent / f"assets-{image.stem}")
     if subscriptions is not None:
         doc["definition"]["offer"]["microsoft-azure-marketplace.allowedSubscriptions"] = subscriptions

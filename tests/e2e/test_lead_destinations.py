@@ -8,12 +8,14 @@ import asyncio
 import os
 from pathlib import Path
 
+import httpx
 import pytest
 from stack import Stack
 
 from offerflow_packaging import lead_rules
 from offerflow_packaging.adapters.lead_azure import TABLE_NAME, _StorageClient
 from offerflow_packaging.adapters.lead_http import TargetGuard
+from offerflow_shared.egress_policy import EgressPolicy
 from offerflow_shared.offer_rules.connection_strings import parse_storage_connection
 from tests.e2e.client import Api, offer_doc, unique
 from tests.images.builder import build_linux_vhd
@@ -53,7 +55,9 @@ def test_an_azure_table_lead_lands_in_azurite(stack: Stack, api: Api, azurite_co
     assert "test lead sent to the table destination" in text and "AccountKey" not in text, text
 
     conn = parse_storage_connection(azurite_connection, "table")
-    client = _StorageClient(conn, "table", TargetGuard(True), 10.0, True)
+    table = httpx.URL(conn.endpoint("table"))
+    named = EgressPolicy(allowed=frozenset({(table.host, table.port or 80)}))  # Azurite, as the stack names it
+    client = _StorageClient(conn, "table", TargetGuard(named), 10.0, True)
     title = offer
 
     async def entities() -> list[dict[str, str]]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from stack import Stack
+from stack import Stack, free_port
 
 from tests import objectstores, replicas
 from tests.e2e.client import Api, offer_doc, unique
@@ -32,7 +32,7 @@ REGIONS = 8
 class LeadEndpoint:
     """An HTTPS server in a thread standing for the publisher's lead endpoint (e.g. a Flow trigger)."""
 
-    def __init__(self, cert: Path) -> None:
+    def __init__(self, cert: Path, port: int) -> None:
         self.received: list[dict[str, Any]] = []
         outer = self
 
@@ -48,7 +48,7 @@ class LeadEndpoint:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, cert.with_suffix(".key"))
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
@@ -65,16 +65,25 @@ class LeadEndpoint:
 
 
 @pytest.fixture(scope="module")
-def lead_cert(stack: Stack) -> Path:
-    """A self-signed certificate for 127.0.0.1, trusted by a packaging worker restarted to pick it up."""
+def lead_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def lead_cert(stack: Stack, lead_port: int) -> Path:
+    """A self-signed certificate for 127.0.0.1, trusted by a packaging worker restarted to pick it up; the
+    endpoint's port is named an egress exception for it (every other loopback port stays refused)."""
     cert = stack.run_dir / "lead-endpoint.pem"
     if not cert.exists():
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
                         "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
                         "-keyout", str(cert.with_suffix(".key")), "-out", str(cert)],
                        check=True, capture_output=True)
-    if os.environ.get("OFFERFLOW_PACKAGING_LEAD_CA_FILE") != str(cert):
+    endpoint = f"127.0.0.1:{lead_port}"
+    named = os.environ.get("OFFERFLOW_EGRESS_ALLOWED_ENDPOINTS", "")
+    if os.environ.get("OFFERFLOW_PACKAGING_LEAD_CA_FILE") != str(cert) or endpoint not in named.split(","):
         os.environ["OFFERFLOW_PACKAGING_LEAD_CA_FILE"] = str(cert)  # the stack passes its environment on
+        os.environ["OFFERFLOW_EGRESS_ALLOWED_ENDPOINTS"] = ",".join(filter(None, (named, endpoint)))
         stack.kill("packaging")
         stack.start("packaging")
         stack.wait_ready(120)
@@ -82,8 +91,8 @@ def lead_cert(stack: Stack) -> Path:
 
 
 @pytest.fixture
-def leads(lead_cert: Path) -> Iterator[LeadEndpoint]:
-    endpoint = LeadEndpoint(lead_cert)
+def leads(lead_cert: Path, lead_port: int) -> Iterator[LeadEndpoint]:
+    endpoint = LeadEndpoint(lead_cert, lead_port)
     try:
         yield endpoint
     finally:
@@ -173,7 +182,9 @@ def test_a_refused_lead_fails_packaging_with_what_to_fix(stack: Stack, api: Api,
     step = {s["id"]: s for s in status["steps"]}["displaypackage"]
     assert step["status"] == "failed"
     text = " ".join(m["messageHtml"] for m in step["messages"])
-    assert "could not be reached" in text and "SECRET" not in text
+    # A loopback port that is not a named endpoint: refused before any connection, so nothing tells whether
+    # anything listens there.
+    assert "the URL is not allowed" in text and "SECRET" not in text
 
 
 def test_killing_provisioning_mid_fan_out_resumes_and_leaves_no_orphan_parts(

@@ -1,13 +1,19 @@
 """Offer documents for tests and the demo: one that passes every rule, and broken ones with their problems.
 
 ``complete_offer(image_url, assets_dir)`` writes real PNG logos and screenshots of the exact sizes into
-``assets_dir`` and points the document at them with file:// URLs. The ``broken_*`` builders return the
+``assets_dir`` and points the document at them with file:// URLs. The services read file:// URLs only under
+their file root, in the publisher's own folder (``OFFERFLOW_FILE_URL_ROOT/<publisher>/``):
+``publisher_dir(publisher)`` is a fresh folder there (with-infra exports the root), ``publisher_file`` puts an
+existing file (a built image) into one. The ``broken_*`` builders return the
 document and the ``(field, code)`` pairs validation must report for it, all at once.
 """
 
 from __future__ import annotations
 
 import copy
+import os
+import shutil
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +31,30 @@ LOGO_SIZES: dict[str, tuple[int, int]] = {
 }
 SCREENSHOT_SIZE = (533, 324)
 Problems = set[tuple[str, str]]
+
+
+def publisher_dir(publisher: str, fallback: Path) -> Path:
+    """A fresh folder under the stack's file root for ``publisher``; ``fallback`` when no root is set (unit
+    tests, where nothing reads the URLs through a service)."""
+    root = os.environ.get("OFFERFLOW_FILE_URL_ROOT")
+    if not root:
+        return fallback
+    folder = Path(root) / publisher / uuid.uuid4().hex[:12]
+    folder.mkdir(parents=True)
+    return folder
+
+
+def publisher_file(path: Path, publisher: str) -> Path:
+    """``path`` placed in a fresh folder of ``publisher`` under the file root (linked when possible)."""
+    folder = publisher_dir(publisher, path.parent)
+    if folder == path.parent:
+        return path
+    target = folder / path.name
+    try:
+        os.link(path, target)
+    except OSError:
+        shutil.copyfile(path, target)
+    return target
 
 
 def png(path: Path, size: tuple[int, int], colour: tuple[int, int, int] = (0, 120, 212)) -> str:

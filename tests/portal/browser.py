@@ -6,6 +6,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from playwright.sync_api import Browser, Locator, Page
 
@@ -26,15 +27,22 @@ class Portal:
     pages: list[Page] = field(default_factory=list)
 
     def open(self, route: str = "/offers", *, width: int = 1280, height: int = 900) -> Page:
-        """A fresh tab, signed in the way ``make up``'s link does it: credentials in the URL fragment."""
+        """A fresh tab signed in through the sign-in form (the portal's only way in), then on ``route``."""
         context = self.browser.new_context(viewport={"width": width, "height": height})
         context.set_default_timeout(20_000)
         page = context.new_page()
         page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.goto(f"{self.base}/portal/#publisher={self.publisher}&token={self.token}&next={route}")
-        page.wait_for_function("!location.hash.includes('token=')")
+        page.goto(f"{self.base}/portal/#/signin?next={quote(route, safe='/')}")
+        self.sign_in(page)
+        page.wait_for_function("!location.hash.startsWith('#/signin')")
         self.pages.append(page)
         return page
+
+    def sign_in(self, page: Page, token: str | None = None) -> None:
+        """Types the publisher ID and pastes the token into the sign-in form, as a publisher does."""
+        page.get_by_label("Publisher ID").fill(self.publisher)
+        page.get_by_label("API token").fill(self.token if token is None else token)
+        page.get_by_role("button", name="Sign in").click()
 
     def open_signed_out(self, route: str = "/offers") -> Page:
         context = self.browser.new_context(viewport={"width": 1280, "height": 900})
@@ -48,8 +56,6 @@ class Portal:
     def close(self) -> None:
         for page in self.pages:
             page.context.close()
-
-
 
 
 def shot(page: Page, name: str) -> Path:

@@ -46,7 +46,7 @@ def published(owner: Api, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """An offer of the owner that has run to sign-off, with hostile HTML in its description."""
     image = build_linux_vhd(tmp_path_factory.mktemp("sec") / "os.vhd")
     offer = unique("sec")
-    doc = offer_doc(image, subscriptions=["11111111-2222-3333-4444-555555555555"])
+    doc = offer_doc(image, subscriptions=["11111111-2222-3333-4444-555555555555"], publisher="sec-owner")
     doc["definition"]["offer"][DESCRIPTION] = HOSTILE
     assert owner.put(offer, doc).status_code == 201
     published = owner.publish(offer)
@@ -184,7 +184,7 @@ def test_a_planted_lead_secret_appears_nowhere(stack: Stack, owner: Api, tmp_pat
     marker = unique("PLANTEDSECRET").replace("-", "")
     url = f"https://leads.example.com/hook?code={marker}&sig={marker}"
     offer = unique("secret")
-    doc = offer_doc(build_linux_vhd(tmp_path / "os.vhd"))
+    doc = offer_doc(build_linux_vhd(tmp_path / "os.vhd"), publisher="sec-owner")
     doc["definition"]["offer"]["microsoft-azure-marketplace.leadDestination"] = "HttpsEndpoint"
     doc["definition"]["offer"][LEAD] = {"httpsEndpointUrl": url}
     responses: list[httpx.Response] = [owner.put(offer, doc), owner.publish(offer)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +16,8 @@ from offerflow_certification.adapters.source import ImageIntake
 from offerflow_certification.image.certifier import Profile
 from offerflow_certification.image.findings import ImageError
 from offerflow_contract.events import DiskReport
+from offerflow_shared.egress_policy import EgressPolicy
+from offerflow_shared.settings import CommonSettings
 from offerflow_shared.sources import UrlDiskSource
 
 EXIT_PASS, EXIT_FAIL, EXIT_UNREADABLE = 0, 1, 2
@@ -30,10 +31,12 @@ def _url(image: str) -> str:
 
 async def _certify(url: str, profile: Profile) -> DiskReport:
     chunk = 4 * 1024 * 1024
-    # The publisher's own machine: their files and their own network are theirs to read.
-    ca_file = os.environ.get("OFFERFLOW_TRUSTED_CA_FILE")
-    source = ImageIntake(UrlDiskSource(max_bytes=_LIMIT, chunk_bytes=chunk, allow_file=True, allow_private=True,
-                                       ca_file=Path(ca_file) if ca_file else None), chunk_bytes=chunk)
+    # The publisher's own machine: their files are theirs to read (local_files). URLs go through the same egress
+    # policy as the services, with the endpoints OFFERFLOW_EGRESS_ALLOWED_ENDPOINTS names (a dev object store).
+    common = CommonSettings()
+    source = ImageIntake(UrlDiskSource(max_bytes=_LIMIT, chunk_bytes=chunk, local_files=True,
+                                       policy=EgressPolicy.from_settings(common), ca_file=common.trusted_ca_file),
+                         chunk_bytes=chunk)
     disk = report.DiskId(plan_id="local", image_version="local", disk="os" if profile.os_disk else "data", url=url)
     async with source.fetch(url) as local:
         findings, os_result = await asyncio.to_thread(report.run_tests, local, profile)

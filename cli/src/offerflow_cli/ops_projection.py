@@ -16,7 +16,8 @@ def build() -> typer.Typer:
 
     @app.command()
     def rebuild(
-        dsn: Annotated[str | None, typer.Option(help="PostgreSQL DSN (default: OFFERFLOW_DATABASE_DSN "
+        dsn: Annotated[str | None, typer.Option(help="PostgreSQL DSN of the database's owner (default: "
+                                                     "OFFERFLOW_DATABASE_MIGRATION_DSN, OFFERFLOW_DATABASE_DSN "
                                                      "or .run/endpoints.json)")] = None,
         bootstrap: Annotated[str | None, typer.Option(help="Kafka bootstrap (default: OFFERFLOW_KAFKA_BOOTSTRAP "
                                                            "or .run/endpoints.json)")] = None,
@@ -27,7 +28,9 @@ def build() -> typer.Typer:
         from offerflow_status_api.rebuild import rebuild as run_rebuild
 
         file = load_endpoints()
-        dsn = dsn or os.environ.get("OFFERFLOW_DATABASE_DSN") or file.get("postgres_dsn")
+        # The owner's DSN first: emptying the read model (TRUNCATE) is beyond the services' role.
+        dsn = (dsn or os.environ.get("OFFERFLOW_DATABASE_MIGRATION_DSN") or os.environ.get("OFFERFLOW_DATABASE_DSN")
+               or file.get("postgres_owner_dsn") or file.get("postgres_dsn"))
         bootstrap = bootstrap or os.environ.get("OFFERFLOW_KAFKA_BOOTSTRAP") or file.get("kafka_bootstrap")
         if not dsn or not bootstrap:
             typer.echo("Need --dsn and --bootstrap (or the environment / .run/endpoints.json).", err=True)

@@ -34,16 +34,16 @@ def definition(url: str, data: str | None = None, **plan: Any) -> dict[str, Any]
 
 
 async def run(url: str, *, store: MemoryReportStore | None = None, run_id: str = "r", data: str | None = None,
-              **plan: Any) -> MemorySink:
+              publisher: str = "p", offer: str = "o", **plan: Any) -> MemorySink:
     sink = MemorySink()
-    source = ImageIntake(UrlDiskSource(max_bytes=10 * 1024**3, chunk_bytes=1 << 20, allow_file=True),
+    source = ImageIntake(UrlDiskSource(max_bytes=10 * 1024**3, chunk_bytes=1 << 20, local_files=True),
                          chunk_bytes=1 << 20)
     d = service.dispatcher(bootstrap.SPEC, handlers.HANDLERS, handlers.Deps(source, store or MemoryReportStore()),
                            sink)
     env = wrap(ValidationPassed(offer=OfferSnapshot(offer_version=1, definition=definition(url, data, **plan),
                                                     notification_emails=["a@b.example"])),
-               offer_id="o", publisher_id="p", run_id=run_id, producer="validation")
-    await d.process(Incoming("offerflow.validation", 0, 0, b"o", codec.encode(env), []))
+               offer_id=offer, publisher_id=publisher, run_id=run_id, producer="validation")
+    await d.process(Incoming("offerflow.validation", 0, 0, offer.encode(), codec.encode(env), []))
     return sink
 
 
@@ -118,6 +118,30 @@ async def test_an_image_certified_before_reuses_its_report_visibly(tmp_path: Pat
     assert passed.reports[0].tests == first.reports[0].tests  # type: ignore[attr-defined]
     assert any(isinstance(e, CertificationProgressed) and "Reused report of run run-1" in e.message for e in second)
     assert ("run-2", "std", "1.0.0", "os") in store.runs and len(store.reusable) == 1
+
+
+async def test_another_publishers_report_of_the_same_bytes_is_never_reused_nor_named(tmp_path: Path) -> None:
+    store = MemoryReportStore()
+    image = build_linux_vhd(tmp_path / "ok.vhd")
+    mine = (await run(image.as_uri(), store=store, run_id="run-of-a", publisher="pub-a", offer="offer-a")).events()
+    assert isinstance(mine[-1], CertificationPassed) and mine[-1].reports[0].reused_from_run is None
+    # Publisher B publishes the very same bytes (same SHA-256, certifier and profile): certified afresh.
+    theirs = (await run(image.as_uri(), store=store, run_id="run-of-b", publisher="pub-b",
+                        offer="offer-b")).events()
+    passed = theirs[-1]
+    assert isinstance(passed, CertificationPassed)
+    assert passed.reports[0].reused_from_run is None
+    assert passed.reports[0].sha256 == mine[-1].reports[0].sha256
+    assert [e.percentage for e in theirs if isinstance(e, CertificationProgressed)] == [33, 66, 99]
+    wire = b"".join(codec.encode(wrap(e, offer_id="offer-b", publisher_id="pub-b", run_id="run-of-b",
+                                      producer="certification")) for e in theirs)
+    for fact in (b"run-of-a", b"pub-a", b"offer-a", b"Reused", b"reused from"):
+        assert fact not in wire, fact
+    # Each publisher's reports are reusable for that publisher alone; A's own republish still reuses A's.
+    assert len(store.reusable) == 2
+    again = (await run(image.as_uri(), store=store, run_id="run-of-a-2", publisher="pub-a",
+                       offer="offer-a")).events()[-1]
+    assert isinstance(again, CertificationPassed) and again.reports[0].reused_from_run == "run-of-a"
 
 
 async def test_a_changed_image_is_tested_again(tmp_path: Path) -> None:

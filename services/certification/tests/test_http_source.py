@@ -14,6 +14,7 @@ import pytest
 
 from offerflow_certification.adapters.source import ImageIntake
 from offerflow_certification.image.findings import ImageError
+from offerflow_shared.egress_policy import EgressPolicy
 from offerflow_shared.sources import MemoryDiskSource, UrlDiskSource
 
 BODY = bytes(range(256)) * 4096  # 1 MiB
@@ -51,53 +52,63 @@ def server() -> Iterator[str]:
     httpd.server_close()
 
 
-def intake(tmp_path: Path, *, max_bytes: int = 2 << 20, read_timeout: float = 60.0) -> ImageIntake:
-    source = UrlDiskSource(max_bytes=max_bytes, chunk_bytes=64 * 1024, allow_file=True, allow_private=True,
-                           read_timeout=read_timeout)
-    return ImageIntake(source, chunk_bytes=64 * 1024, spool_dir=tmp_path)
+def intake(tmp_path: Path, server: str, *, max_bytes: int = 2 << 20, read_timeout: float = 60.0) -> ImageIntake:
+    """The loopback server is a named endpoint (as the dev stack names its stores); file:// under tmp_path/files."""
+    policy = EgressPolicy(allowed=frozenset({("127.0.0.1", int(server.rsplit(":", 1)[1]))}),
+                          file_root=tmp_path / "files")
+    source = UrlDiskSource(max_bytes=max_bytes, chunk_bytes=64 * 1024, policy=policy, read_timeout=read_timeout)
+    return ImageIntake(source, chunk_bytes=64 * 1024, spool_dir=tmp_path / "spool")
+
+
+@pytest.fixture(autouse=True)
+def folders(tmp_path: Path) -> None:
+    (tmp_path / "files" / "p1").mkdir(parents=True)
+    (tmp_path / "spool").mkdir()
 
 
 async def test_download_is_hashed_and_spooled_then_removed(server: str, tmp_path: Path) -> None:
-    source = intake(tmp_path)
+    source = intake(tmp_path, server)
     async with source.fetch(f"{server}/image.vhd?sv=2020&sig=x") as image:
         assert image.size == len(BODY)
         assert image.sha256 == hashlib.sha256(BODY).hexdigest()
         assert image.path.read_bytes() == BODY
-    assert not any(tmp_path.iterdir())  # noqa: ASYNC240 - a test's own temp dir
+    assert not any((tmp_path / "spool").iterdir())
 
 
 async def test_size_limit_http_errors_and_timeouts_are_image_errors(server: str, tmp_path: Path) -> None:
     with pytest.raises(ImageError, match="over the limit"):
-        async with intake(tmp_path, max_bytes=1000).fetch(f"{server}/image.vhd"):
+        async with intake(tmp_path, server, max_bytes=1000).fetch(f"{server}/image.vhd"):
             pass
-    ok = intake(tmp_path, read_timeout=0.3)
-    with pytest.raises(ImageError, match="HTTP 404") as err:
+    ok = intake(tmp_path, server, read_timeout=0.3)
+    with pytest.raises(ImageError, match="could not be fetched \\(HTTP 404\\)") as err:
         async with ok.fetch(f"{server}/missing.vhd?sig=SECRET"):
             pass
     assert "SECRET" not in err.value.message
-    with pytest.raises(ImageError, match="Timeout"):
+    with pytest.raises(ImageError, match="could not be fetched"):
         async with ok.fetch(f"{server}/slow.vhd"):
             pass
-    assert not any(tmp_path.iterdir())  # noqa: ASYNC240 - a test's own temp dir
+    assert not any((tmp_path / "spool").iterdir())
 
 
 async def test_local_files_are_hashed_in_place_and_remote_ones_spooled(server: str, tmp_path: Path) -> None:
-    local = tmp_path / "x.bin"
+    local = tmp_path / "files" / "p1" / "x.bin"
     local.write_bytes(b"abc")
-    source = intake(tmp_path)
-    async with source.fetch(local.as_uri()) as image:
+    source = intake(tmp_path, server)
+    async with source.fetch(local.as_uri(), "p1") as image:
         assert image.path == local and image.sha256 == hashlib.sha256(b"abc").hexdigest()
-    async with source.fetch(f"{server}/image.vhd") as image:
+    async with source.fetch(f"{server}/image.vhd", "p1") as image:
         assert image.size == len(BODY) and image.path != local
 
 
-async def test_file_urls_follow_the_source_policy(tmp_path: Path) -> None:
-    local = tmp_path / "x.bin"
+async def test_file_urls_follow_the_source_policy(server: str, tmp_path: Path) -> None:
+    local = tmp_path / "files" / "p1" / "x.bin"
     local.write_bytes(b"abc")
     strict = ImageIntake(UrlDiskSource(max_bytes=1 << 20), spool_dir=tmp_path)
-    with pytest.raises(ImageError, match="file:// disk URLs are not allowed"):
-        async with strict.fetch(local.as_uri()):
-            pass
+    dev = intake(tmp_path, server)
+    for source, publisher in ((strict, "p1"), (dev, "p2"), (dev, None)):
+        with pytest.raises(ImageError, match="the URL is not allowed"):
+            async with source.fetch(local.as_uri(), publisher):
+                pass
 
 
 async def test_each_image_is_read_once(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import hashlib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,6 +20,7 @@ from offerflow_contract import codec
 from offerflow_contract.envelope import wrap
 from offerflow_contract.events import CertificationFailed, CertificationPassed, OfferSnapshot, ValidationPassed
 from offerflow_shared import service
+from offerflow_shared.egress_policy import EgressPolicy, parse_endpoints
 from offerflow_shared.outbox import MemorySink
 from offerflow_shared.runtime import Incoming
 from offerflow_shared.settings import CommonSettings
@@ -33,10 +35,17 @@ pytestmark = pytest.mark.integration
 def intake(spool: Path) -> ImageIntake:
     """The service's own composition (bootstrap.build_source) with the run's CA as OFFERFLOW_TRUSTED_CA_FILE."""
     stores = objectstores.load()
-    settings = Settings(spool_dir=spool, common=CommonSettings(trusted_ca_file=Path(stores.ca_file)))
+    settings = Settings(spool_dir=spool, common=CommonSettings(trusted_ca_file=Path(stores.ca_file),
+                                                               egress_allowed_endpoints=_publisher_endpoint()))
     built = bootstrap.build_source(settings)
     assert isinstance(built, ImageIntake)
     return built
+
+
+def _publisher_endpoint() -> frozenset[str]:
+    """The publisher store's host:port, named as the dev stack names it (it is on 127.0.0.1)."""
+    url = urlsplit(objectstores.load().publisher.endpoint_url)
+    return frozenset({f"{url.hostname}:{url.port}"})
 
 
 async def certify(source: ImageIntake, url: str) -> list[object]:
@@ -89,7 +98,8 @@ async def test_without_the_dev_ca_the_endpoint_is_not_trusted(tmp_path: Path) ->
     image = tmp_path / "small.vhd"
     image.write_bytes(b"\0" * 4096)
     url = await asyncio.to_thread(upload_presigned, publisher, image, "it/presigned/untrusted.vhd")
-    untrusted = ImageIntake(UrlDiskSource(max_bytes=1 << 20, allow_private=True), spool_dir=tmp_path)
+    named = EgressPolicy(allowed=parse_endpoints(_publisher_endpoint()))
+    untrusted = ImageIntake(UrlDiskSource(max_bytes=1 << 20, policy=named), spool_dir=tmp_path)
     failed = (await certify(untrusted, url))[-1]
     assert isinstance(failed, CertificationFailed)
-    assert "ConnectError" in failed.reports[0].tests[0].actual_value
+    assert "could not be fetched" in failed.reports[0].tests[0].actual_value  # never which error it was

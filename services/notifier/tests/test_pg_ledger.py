@@ -32,10 +32,15 @@ pytestmark = [
 
 @pytest.fixture
 async def pool() -> AsyncIterator[asyncpg.Pool]:
+    # The migrations run as the database's owner (with-infra sets its DSN), the ledger as the services' role.
+    owner = await asyncpg.connect(os.environ.get("OFFERFLOW_DATABASE_MIGRATION_DSN")
+                                  or os.environ["OFFERFLOW_DATABASE_DSN"])
+    try:
+        await db.migrate(owner, "notifier", MIGRATIONS)
+    finally:
+        await owner.close()
     pool = await db.create_pool(os.environ["OFFERFLOW_DATABASE_DSN"])
     try:
-        async with pool.acquire() as conn:
-            await db.migrate(conn, "notifier", MIGRATIONS)
         yield pool
     finally:
         await pool.close()

@@ -25,6 +25,7 @@ from offerflow_packaging.assets import asset_path, image_extension
 from offerflow_packaging.bootstrap import SPEC
 from offerflow_packaging.settings import Settings
 from offerflow_shared import service
+from offerflow_shared.egress_policy import EgressPolicy
 
 KEY = ("contoso", "web-server")
 SLUG = "contoso.web-server"
@@ -93,7 +94,7 @@ async def test_unsupported_scheme_fails_instead_of_being_dropped(
     failed = await package(kit, make_dispatcher, pages, router, smallLogo="javascript:alert(1)")
     assert isinstance(failed, PackagingFailed)
     assert failed.reasons[0].field == f"/offer/{M}smallLogo"
-    assert "unsupported URL scheme" in failed.summary
+    assert "the URL is not allowed" in failed.summary
 
 
 async def test_go_live_copies_the_images_so_a_cancel_cannot_break_the_live_page(
@@ -175,42 +176,48 @@ def test_local_store_keeps_assets_in_their_folder(tmp_path: Path) -> None:
             store.read("contoso", "web", "production", bad)
 
 
-async def test_file_source_reads_local_files_within_the_limit(tmp_path: Path) -> None:
-    small, big = tmp_path / "logo.png", tmp_path / "big.png"
+async def test_file_source_reads_the_publishers_files_within_the_limit(tmp_path: Path) -> None:
+    (tmp_path / "contoso").mkdir()
+    small, big = tmp_path / "contoso" / "logo.png", tmp_path / "contoso" / "big.png"
     small.write_bytes(JPEG)
     big.write_bytes(b"\x89PNG" + b"0" * 2000)
-    source = FileSource(max_bytes=1024)
-    assert await source.fetch(small.as_uri()) == JPEG
+    source = FileSource(EgressPolicy(file_root=tmp_path), max_bytes=1024)
+    assert await source.fetch(small.as_uri(), "contoso") == JPEG
     with pytest.raises(ArtifactError, match="larger than 1024 bytes"):
-        await source.fetch(big.as_uri())
-    with pytest.raises(ArtifactError, match="does not exist"):
-        await source.fetch((tmp_path / "nope.png").as_uri())
-    with pytest.raises(ArtifactError, match="not a local file"):
-        await source.fetch("file://elsewhere/logo.png")
+        await source.fetch(big.as_uri(), "contoso")
+    with pytest.raises(ArtifactError, match="could not be fetched"):
+        await source.fetch((tmp_path / "contoso" / "nope.png").as_uri(), "contoso")
+    for url, publisher in (("file://elsewhere/logo.png", "contoso"), (small.as_uri(), "fabrikam")):
+        with pytest.raises(ArtifactError, match="the URL is not allowed"):
+            await source.fetch(url, publisher)
 
 
 def _http(handler: Any, **kwargs: Any) -> HttpSource:
-    return HttpSource(httpx.AsyncClient(transport=httpx.MockTransport(handler)), **kwargs)
+    # The mock transport stands for public servers (body and redirect rules); real connections to inward
+    # addresses are refused in tests/security/test_ssrf.py.
+    return HttpSource(EgressPolicy(), client=httpx.AsyncClient(transport=httpx.MockTransport(handler)), **kwargs)
 
 
-async def test_http_source_bounds_the_body_and_checks_every_redirect() -> None:
+async def test_http_source_bounds_the_body_and_checks_every_redirect_scheme() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/big.png":
             return httpx.Response(200, content=b"0" * 5000)
         if request.url.path == "/hop.png":
-            return httpx.Response(302, headers={"location": "http://127.0.0.1/secret.png"})
+            return httpx.Response(302, headers={"location": "gopher://127.0.0.1/secret.png"})
         if request.url.path == "/gone.png":
             return httpx.Response(404)
         return httpx.Response(200, content=JPEG)
 
-    source = _http(handler, max_bytes=1024, allow_private=False)
+    source = _http(handler, max_bytes=1024)
     assert await source.fetch("https://93.184.215.14/logo.png?sig=secret") == JPEG
     with pytest.raises(ArtifactError, match="larger than 1024 bytes"):
         await source.fetch("https://93.184.215.14/big.png")
-    with pytest.raises(ArtifactError, match="non-public") as blocked:
+    # A hop to loopback is refused when the connection is made (the egress backend, which this mock transport
+    # replaces): tests/security/test_ssrf.py follows real redirects. The hop's scheme is checked here.
+    with pytest.raises(ArtifactError, match="the URL is not allowed") as blocked:
         await source.fetch("https://93.184.215.14/hop.png?sig=secret")
     assert "secret" not in str(blocked.value).replace("secret.png", "")
-    with pytest.raises(ArtifactError, match="HTTP 404"):
+    with pytest.raises(ArtifactError, match="could not be fetched \\(HTTP 404\\)"):
         await source.fetch("https://93.184.215.14/gone.png")
 
 

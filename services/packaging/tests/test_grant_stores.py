@@ -31,7 +31,9 @@ async def reopen(request: pytest.FixtureRequest) -> AsyncIterator[Callable[[], G
     pools: list[Any] = []
 
     async def open_pool() -> Any:
-        pool = await db.open_migrated(DSN, "packaging", MIGRATIONS)
+        # As the service opens it: migrations as the database's owner, the pool as the services' role.
+        pool = await db.open_migrated(DSN, "packaging", MIGRATIONS,
+                                      migration_dsn=os.environ.get("OFFERFLOW_DATABASE_MIGRATION_DSN"))
         pools.append(pool)
         return pool
 

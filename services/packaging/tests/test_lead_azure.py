@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -38,6 +39,7 @@ from offerflow_packaging.lead_rules import LeadConfigError
 from offerflow_shared.offer import MARKETPLACE
 from offerflow_shared.offer_rules.connection_strings import parse_storage_connection
 from offerflow_shared.offer_rules.leads import connection_problem
+from tests.egress_net import name_local, named_policy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "deploy" / "dev"))
 import azurite
@@ -50,8 +52,8 @@ def definition(destination: str, key: str, **config: Any) -> dict[str, Any]:
                       MARKETPLACE + key: config}}
 
 
-def router(allow_private: bool = True) -> LeadRouter:
-    guard = TargetGuard(allow_private)
+def router(named: bool = True) -> LeadRouter:
+    guard = TargetGuard(named_policy(named))
     return LeadRouter({lead_rules.TABLE: TableSender(guard, 10.0), lead_rules.BLOB: AzureBlobSender(guard, 10.0)},
                       timeout=20.0)
 
@@ -107,7 +109,7 @@ GOOD = ["UseDevelopmentStorage=true", "DefaultEndpointsProtocol=http;AccountName
 @pytest.mark.parametrize("conn", BAD + GOOD)
 async def test_validation_and_packaging_agree_on_every_connection_string(conn: str) -> None:
     refused_by_validation = connection_problem(conn, "table") is not None
-    sender = AzureTableSender(TargetGuard(False), 1.0)
+    sender = AzureTableSender(TargetGuard(named_policy(False)), 1.0)
     lead = lead_rules.make_test_lead("r", "c", "o", {})
     try:
         await sender.send(lead, {"connectionString": conn})
@@ -115,7 +117,7 @@ async def test_validation_and_packaging_agree_on_every_connection_string(conn: s
         assert refused_by_validation, exc
         assert "connectionString is not usable" in str(exc) and "c2VjcmV0" not in str(exc)
     except LeadRefused as exc:  # usable, so it went on to the target check
-        assert not refused_by_validation and "must be an https URL" in str(exc)
+        assert not refused_by_validation and "the URL is not allowed" in str(exc)
     else:
         raise AssertionError("a strict guard never reaches a private or unresolvable host")
 
@@ -137,7 +139,7 @@ async def blob_server() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
-        yield str(server.make_url("/acct")), seen
+        yield name_local(str(server.make_url("/acct"))), seen
     finally:
         await server.close()
 
@@ -173,6 +175,8 @@ def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[azurite.Azurit
         pytest.skip(message)
     emulator = azurite.Azurite(tmp_path_factory.mktemp("azurite"))
     emulator.start()
+    for endpoint in re.findall(r"(?:Blob|Table)Endpoint=([^;]+)", emulator.connection_string()):
+        name_local(endpoint)  # as the dev stack names its Azurite
     try:
         yield emulator
     finally:
@@ -180,7 +184,7 @@ def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[azurite.Azurit
 
 
 async def _read(conn: str, service: Any, path: str) -> httpx.Response:
-    client = _StorageClient(parse_storage_connection(conn, service), service, TargetGuard(True), 10.0, True)
+    client = _StorageClient(parse_storage_connection(conn, service), service, TargetGuard(named_policy()), 10.0, True)
     headers = {"Accept": "application/json;odata=nometadata"} if service == "table" else {}
     return await client.send("GET", path, headers)
 
@@ -243,6 +247,6 @@ async def test_azure_blob_receives_the_lead_as_a_json_document(storage: azurite.
 
 @pytest.mark.integration
 async def test_strict_mode_refuses_the_local_emulator(storage: azurite.Azurite) -> None:
-    check = await router(allow_private=False).send_test_lead("r", "c", "o", definition(
+    check = await router(named=False).send_test_lead("r", "c", "o", definition(
         "AzureTable", "tableLeadConfiguration", connectionString=storage.connection_string()))
-    assert check.status == "failed" and "must be an https URL" in check.message, check.message
+    assert check.status == "failed" and "the URL is not allowed" in check.message, check.message

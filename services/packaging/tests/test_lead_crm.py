@@ -20,6 +20,7 @@ from offerflow_packaging.adapters.lead_http import TargetGuard
 from offerflow_packaging.adapters.leads import LeadRouter
 from offerflow_packaging.lead_rules import LeadConfigError
 from offerflow_shared.offer import MARKETPLACE
+from tests.egress_net import name_local, named_policy
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 APP_ID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
@@ -128,7 +129,7 @@ async def dynamics() -> AsyncIterator[Dynamics]:
     app.router.add_post("/{tenant}/oauth2/v2.0/token", crm.token)
     app.router.add_post("/api/data/v9.2/leads", crm.create)
     server = await _serve(app)
-    crm.url = str(server.make_url("")).rstrip("/")
+    crm.url = name_local(str(server.make_url("")).rstrip("/"))
     try:
         yield crm
     finally:
@@ -143,7 +144,7 @@ async def marketo() -> AsyncIterator[tuple[Marketo, str]]:
     app.router.add_post("/{munchkin}/rest/v1/leads.json", mkto.push)
     server = await _serve(app)
     try:
-        yield mkto, str(server.make_url("")).rstrip("/") + "/{munchkinId}"
+        yield mkto, name_local(str(server.make_url("")).rstrip("/")) + "/{munchkinId}"
     finally:
         await server.close()
 
@@ -154,8 +155,8 @@ def definition(destination: str, key: str, **config: Any) -> dict[str, Any]:
 
 
 def router(authority: str = "https://login.invalid", marketo_url: str = "https://{munchkinId}.invalid",
-           allow_private: bool = True) -> LeadRouter:
-    guard = TargetGuard(allow_private)
+           named: bool = True) -> LeadRouter:
+    guard = TargetGuard(named_policy(named))
     return LeadRouter({lead_rules.DYNAMICS: DynamicsSender(guard, authority, PUBLIC_CLIENT, 5.0),
                        lead_rules.MARKETO: MarketoSender(guard, marketo_url, 5.0)}, timeout=5.0)
 
@@ -237,8 +238,8 @@ async def test_dynamics_refusals_say_what_to_fix_and_never_the_secret(dynamics: 
 
 
 async def test_dynamics_in_strict_mode_refuses_a_private_instance(dynamics: Dynamics) -> None:
-    check = await router(dynamics.url, allow_private=False).send_test_lead("r", "c", "o", azure_ad(dynamics.url))
-    assert check.status == "failed" and "must be an https URL" in check.message
+    check = await router(dynamics.url, named=False).send_test_lead("r", "c", "o", azure_ad(dynamics.url))
+    assert check.status == "failed" and "the URL is not allowed" in check.message
     assert dynamics.token_requests == []
 
 

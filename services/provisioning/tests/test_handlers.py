@@ -15,6 +15,7 @@ from offerflow_contract.events import (
 )
 from offerflow_provisioning.adapters.memory import MemoryRegionStore
 from offerflow_provisioning.replicator import Replicator
+from offerflow_shared.egress_policy import EgressPolicy
 from offerflow_shared.sources import MemoryDiskSource, UrlDiskSource
 
 MIB = 1024 * 1024
@@ -154,7 +155,7 @@ async def test_a_longer_disk_is_refused_without_reading_it_all(kit: ModuleType, 
 
 async def test_unsupported_url_scheme_is_a_clear_permanent_failure(kit: ModuleType, make_dispatcher: Any) -> None:
     data, _ = kit.random_disk(MIB)
-    replicator = Replicator(UrlDiskSource(max_bytes=1 << 30, allow_file=True), regions(kit), retry_delay=0)
+    replicator = Replicator(UrlDiskSource(max_bytes=1 << 30), regions(kit), retry_delay=0)
     dispatcher, sink = make_dispatcher(replicator)
     env = kit.passed_envelope([kit.certified("ftp://blob.example/c/os.vhd?sig=SECRET", data)])
     await dispatcher.process(kit.incoming(env))
@@ -167,10 +168,17 @@ async def test_unsupported_url_scheme_is_a_clear_permanent_failure(kit: ModuleTy
 
 async def test_missing_source_file_fails_as_unreadable(tmp_path: Path, kit: ModuleType, make_dispatcher: Any) -> None:
     data, _ = kit.random_disk(MIB)
-    replicator = Replicator(UrlDiskSource(max_bytes=1 << 30, allow_file=True), regions(kit), retry_delay=0)
+    env = kit.passed_envelope([kit.certified((tmp_path / "gone.vhd").as_uri(), data)])
+    (tmp_path / env.publisher_id).mkdir()
+    policy = EgressPolicy(file_root=tmp_path)
+    replicator = Replicator(UrlDiskSource(max_bytes=1 << 30, policy=policy), regions(kit), retry_delay=0)
     dispatcher, sink = make_dispatcher(replicator)
-    await dispatcher.process(kit.incoming(kit.passed_envelope([kit.certified((tmp_path / "gone.vhd").as_uri(),
-                                                                             data)])))
+    await dispatcher.process(kit.incoming(env))
+    failed = sink.events()[-1]
+    assert isinstance(failed, ProvisioningFailed)
+    assert failed.reasons[0].code == "disk-url-not-allowed"  # not in the publisher's folder: never opened
+    env = kit.passed_envelope([kit.certified((tmp_path / env.publisher_id / "gone.vhd").as_uri(), data)])
+    await dispatcher.process(kit.incoming(env))
     failed = sink.events()[-1]
     assert isinstance(failed, ProvisioningFailed)
     assert failed.reasons[0].code == "disk-unreadable"

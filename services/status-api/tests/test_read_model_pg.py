@@ -46,7 +46,8 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 async def model() -> AsyncIterator[ReadModel]:
     # A database of its own: rows written here never reach the topics, so in the shared database they would
     # make the stack's read model differ from a rebuild of it (tests/api/test_rebuild.py).
-    dsn = os.environ["OFFERFLOW_DATABASE_DSN"]
+    # The database's owner may create databases (the services' role may not), and owns the one it makes.
+    dsn = os.environ.get("OFFERFLOW_DATABASE_MIGRATION_DSN") or os.environ["OFFERFLOW_DATABASE_DSN"]
     name = f"read_model_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(dsn)
     await admin.execute(f"CREATE DATABASE {name}")

@@ -1,11 +1,11 @@
-"""Reading the offer's artifacts (logos, screenshots) by URL: file:// here, http(s) with httpx, in memory.
+"""Reading the offer's artifacts (logos, screenshots) by URL: file:// here, http(s) through ``egress``, in memory.
 
 Shared because two stages read the same URLs under the same rules: validation decodes them to check pixel
 sizes, packaging copies them into the storefront.
 
-Every adapter bounds what it reads (``max_bytes``) and how long it waits, and raises ``ArtifactError`` with
-a message the publisher can act on; the URL's query string (it may carry a signature) never appears in it.
-Redirects are followed by hand so that every hop passes the shared SSRF rule (``netguard.check_url``).
+Every adapter bounds what it reads (``max_bytes``) and how long it waits, and raises ``ArtifactError`` saying
+"the URL is not allowed" or "could not be fetched" (never which network error happened); the URL's query
+string (it may carry a signature) never appears in it. Every connection passes the shared ``EgressPolicy``.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
-from offerflow_shared import netguard
+from offerflow_shared import egress
+from offerflow_shared.egress_policy import NOT_ALLOWED, NOT_FETCHED, EgressError, EgressPolicy
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
-MAX_REDIRECTS = 5
 
 
 class ArtifactError(Exception):
@@ -30,8 +30,8 @@ class ArtifactError(Exception):
 
 
 class ArtifactSource(Protocol):
-    async def fetch(self, url: str) -> bytes:
-        """The artifact's bytes, or ArtifactError."""
+    async def fetch(self, url: str, publisher: str | None = None) -> bytes:
+        """The artifact's bytes, or ArtifactError. ``publisher``: whose folder a ``file://`` URL may name."""
         ...
 
 
@@ -45,25 +45,25 @@ def redact(url: str) -> str:
 
 @dataclass
 class FileSource:
-    """``file://`` URLs of local paths (development and tests); a remote host in the URL is refused."""
+    """``file://`` URLs under the policy's file root, in the publisher's own folder (development and tests)."""
 
+    policy: EgressPolicy
     max_bytes: int = DEFAULT_MAX_BYTES
 
-    async def fetch(self, url: str) -> bytes:
-        parts = urlsplit(url)
-        if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
-            raise ArtifactError(f"{redact(url)} is not a local file:// URL")
-        return await asyncio.to_thread(self._read, Path(unquote(parts.path)), url)
+    async def fetch(self, url: str, publisher: str | None = None) -> bytes:
+        try:
+            path = self.policy.file_path(url, publisher)
+        except EgressError as exc:
+            raise ArtifactError(f"{redact(url)}: {NOT_ALLOWED}") from exc
+        return await asyncio.to_thread(self._read, path, url)
 
     def _read(self, path: Path, url: str) -> bytes:
         try:
-            if not path.is_file():
-                raise ArtifactError(f"{redact(url)} does not exist")
             with path.open("rb") as f:
                 # Read one byte past the limit instead of trusting stat: the file may grow meanwhile.
                 data = f.read(self.max_bytes + 1)
         except OSError as exc:
-            raise ArtifactError(f"{redact(url)} cannot be read: {exc.strerror or exc}") from exc
+            raise ArtifactError(f"{redact(url)} {NOT_FETCHED}") from exc
         if len(data) > self.max_bytes:
             raise ArtifactError(f"{redact(url)} is larger than {self.max_bytes} bytes")
         return data
@@ -71,38 +71,33 @@ class FileSource:
 
 @dataclass
 class HttpSource:
-    """``http(s)://`` with a bounded body and one deadline for the whole download, redirects included."""
+    """``http(s)://`` through an egress client: every connection checked and pinned, redirects re-checked,
+    a bounded body and one deadline for the whole download, redirects included."""
 
-    client: httpx.AsyncClient
+    policy: EgressPolicy
     max_bytes: int = DEFAULT_MAX_BYTES
     timeout: float = 10.0
-    allow_private: bool = True
+    user_agent: str = "offerflow"
+    client: httpx.AsyncClient | None = None
 
-    async def fetch(self, url: str) -> bytes:
+    def __post_init__(self) -> None:
+        if self.client is None:
+            self.client = egress.async_client(self.policy, timeout=self.timeout,
+                                              headers={"User-Agent": self.user_agent})
+
+    async def fetch(self, url: str, publisher: str | None = None) -> bytes:
+        assert self.client is not None
         try:
-            async with asyncio.timeout(self.timeout):
-                return await self._get(url)
-        except TimeoutError as exc:
-            raise ArtifactError(f"{redact(url)} did not answer within {self.timeout:g} s") from exc
-        except httpx.HTTPError as exc:
-            raise ArtifactError(f"{redact(url)} cannot be downloaded: {type(exc).__name__}") from exc
-        except netguard.BlockedTarget as exc:
-            raise ArtifactError(f"{redact(url)} is not allowed: {exc.reason}") from exc
-
-    async def _get(self, url: str) -> bytes:
-        target = url
-        for _ in range(MAX_REDIRECTS + 1):
-            await netguard.check_url(target, allow_private=self.allow_private)
-            async with self.client.stream("GET", target, follow_redirects=False) as response:
-                if response.is_redirect and "location" in response.headers:
-                    target = str(response.url.join(response.headers["location"]))
-                    continue
+            async with asyncio.timeout(self.timeout), egress.stream(self.client, self.policy, url) as response:
                 return await self._body(url, response)
-        raise ArtifactError(f"{redact(url)} redirects more than {MAX_REDIRECTS} times")
+        except TimeoutError as exc:
+            raise ArtifactError(f"{redact(url)} {NOT_FETCHED} (no answer within {self.timeout:g} s)") from exc
+        except EgressError as exc:
+            if exc.refused:
+                raise ArtifactError(f"{redact(url)}: {NOT_ALLOWED}") from exc
+            raise ArtifactError(f"{redact(url)} {exc.message}") from exc
 
     async def _body(self, url: str, response: httpx.Response) -> bytes:
-        if response.status_code != 200:
-            raise ArtifactError(f"{redact(url)} answered HTTP {response.status_code}")
         body = bytearray()
         async for chunk in response.aiter_bytes():
             body += chunk
@@ -113,20 +108,28 @@ class HttpSource:
 
 @dataclass
 class SchemeRouter:
-    """Hands each URL to the source of its scheme."""
+    """Hands each URL to the source of its scheme; any other scheme is not allowed."""
 
     sources: Mapping[str, ArtifactSource]
 
-    async def fetch(self, url: str) -> bytes:
+    async def fetch(self, url: str, publisher: str | None = None) -> bytes:
         try:
             scheme = urlsplit(url).scheme.lower()
         except ValueError as exc:
-            raise ArtifactError(f"{redact(url)} is not a valid URL") from exc
+            raise ArtifactError(f"{redact(url)}: {NOT_ALLOWED}") from exc
         source = self.sources.get(scheme)
         if source is None:
-            allowed = ", ".join(f"{s}://" for s in sorted(self.sources))
-            raise ArtifactError(f"{redact(url)}: unsupported URL scheme; use {allowed}")
-        return await source.fetch(url)
+            raise ArtifactError(f"{redact(url)}: {NOT_ALLOWED}")
+        return await source.fetch(url, publisher)
+
+
+def reader(policy: EgressPolicy, *, max_bytes: int, timeout: float, user_agent: str) -> SchemeRouter:
+    """The reader every stage uses: http(s) always, file:// only where the policy has a file root."""
+    web = HttpSource(policy, max_bytes=max_bytes, timeout=timeout, user_agent=user_agent)
+    sources: dict[str, ArtifactSource] = {"https": web, "http": web}
+    if policy.file_root is not None:
+        sources["file"] = FileSource(policy, max_bytes=max_bytes)
+    return SchemeRouter(sources)
 
 
 @dataclass
@@ -137,7 +140,7 @@ class MemoryArtifactSource:
     fetched: list[str] = field(default_factory=list)
     max_bytes: int = DEFAULT_MAX_BYTES
 
-    async def fetch(self, url: str) -> bytes:
+    async def fetch(self, url: str, publisher: str | None = None) -> bytes:
         self.fetched.append(url)
         if url not in self.artifacts:
             raise ArtifactError(f"{redact(url)} does not exist")

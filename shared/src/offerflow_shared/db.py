@@ -50,11 +50,28 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 5,
 
 
 async def open_migrated(dsn: str, component: str, directory: Path, *, max_size: int = 5,
-                        timeouts: Timeouts | None = None) -> asyncpg.Pool:
-    """A pool on ``dsn`` whose schema for ``component`` is up to date (call it on the worker's event loop)."""
-    pool = await create_pool(dsn, max_size=max_size, timeouts=timeouts)
-    async with pool.acquire() as conn:
-        applied = await migrate(conn, component, directory)
+                        timeouts: Timeouts | None = None, migration_dsn: str | None = None) -> asyncpg.Pool:
+    """A pool on ``dsn`` whose schema for ``component`` is up to date (call it on the worker's event loop).
+
+    The services' role may only read and write rows; the migrations (DDL) run as the schema's owner, on one
+    connection of ``migration_dsn`` (``OFFERFLOW_DATABASE_MIGRATION_DSN``) closed right after. Without one they
+    run on ``dsn``: that needs a role allowed to create tables, or a schema some migration job made up to date.
+    """
+    if migration_dsn:
+        owner = await asyncpg.connect(migration_dsn)
+        try:
+            applied = await migrate(owner, component, directory)
+        finally:
+            await owner.close()
+        pool = await create_pool(dsn, max_size=max_size, timeouts=timeouts)
+    else:
+        pool = await create_pool(dsn, max_size=max_size, timeouts=timeouts)
+        try:
+            async with pool.acquire() as conn:
+                applied = await migrate(conn, component, directory)
+        except BaseException:
+            await pool.close()
+            raise
     if applied:
         log.info("%s: applied migrations %s", component, ", ".join(applied))
     return pool
@@ -68,11 +85,14 @@ async def migrate(conn: asyncpg.Connection, component: str, directory: Path) -> 
     await conn.execute("SET lock_timeout = 0; SET statement_timeout = 0")
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_ID)
     try:
-        await conn.execute(
-            """CREATE TABLE IF NOT EXISTS schema_migrations (
-                   component text NOT NULL, version int NOT NULL, name text NOT NULL,
-                   applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))"""
-        )
+        # Only when missing: even CREATE TABLE IF NOT EXISTS needs the right to create tables, which a role
+        # without DDL (a schema migrated by its owner) lacks.
+        if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+            await conn.execute(
+                """CREATE TABLE IF NOT EXISTS schema_migrations (
+                       component text NOT NULL, version int NOT NULL, name text NOT NULL,
+                       applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))"""
+            )
         done = {r["version"] for r in await conn.fetch(
             "SELECT version FROM schema_migrations WHERE component = $1", component)}
         for path in files:

@@ -19,7 +19,10 @@ class CommonSettings(BaseSettings):
     kafka_bootstrap: str = Field("127.0.0.1:9092", min_length=3)
     # 1 for the single local broker; 3 on a cluster (Faust's own topics and topics created by the services).
     kafka_replication_factor: int = Field(1, ge=1, le=5)
-    database_dsn: str = "postgresql://offerflow:offerflow@127.0.0.1:55432/offerflow"
+    # The services' role (rows only; no password here: the dev stack passes the generated one, see deploy/postgres).
+    database_dsn: str = "postgresql://offerflow_app@127.0.0.1:55432/offerflow"
+    # The schema owner's DSN, used only to apply migrations at start; empty: they run on database_dsn.
+    database_migration_dsn: str = ""
     log_level: str = Field("INFO", pattern=r"(?i)^(debug|info|warning|error)$")
     public_url: str = "http://127.0.0.1:8080"
     # Fernet key that seals lead credentials in events and tables (status-api and packaging only).
@@ -32,8 +35,15 @@ class CommonSettings(BaseSettings):
     # A PEM file of extra certificate authorities trusted for outbound https (disk and object-store URLs), added
     # to the public ones; the dev stack points it at its own CA. Unset: the public trust store only.
     trusted_ca_file: Path | None = None
+    # Outbound fetches (offerflow_shared.egress): host:port pairs (comma-separated) reachable although not
+    # public, e.g. the dev stack's object stores; never a blanket "allow private". The platform's database and
+    # Kafka brokers are always refused, as is every pair in EGRESS_DENIED_ENDPOINTS.
+    egress_allowed_endpoints: Annotated[frozenset[str], NoDecode] = frozenset()
+    egress_denied_endpoints: Annotated[frozenset[str], NoDecode] = frozenset()
+    # file:// URLs in offers, development only: read under <root>/<publisher id>/ and nowhere else. Unset: refused.
+    file_url_root: Path | None = None
     # Variable names (comma-separated) a production deployment keeps at an unsafe value on purpose, e.g.
-    # OFFERFLOW_VALIDATION_ALLOW_PRIVATE_TARGETS for an intranet-only install. Each is logged as a warning at start.
+    # OFFERFLOW_FILE_URL_ROOT for a single-tenant install. Each is logged as a warning at start.
     allow_unsafe: Annotated[frozenset[str], NoDecode] = frozenset()
 
     @field_validator("allow_unsafe", mode="before")
@@ -43,10 +53,22 @@ class CommonSettings(BaseSettings):
             return frozenset(n.strip().upper() for n in value.split(",") if n.strip())
         return value
 
+    @field_validator("egress_allowed_endpoints", "egress_denied_endpoints", mode="before")
+    @classmethod
+    def _split_endpoints(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = frozenset(n.strip() for n in value.split(",") if n.strip())
+        if isinstance(value, frozenset | set | list | tuple):
+            from offerflow_shared.egress_policy import parse_endpoints
+
+            parse_endpoints(value)  # a malformed entry stops the process, naming it
+        return value
+
     @model_validator(mode="after")
     def _no_faults_in_production(self) -> CommonSettings:
         if self.environment == "production" and self.faults_dir is not None:
             raise ValueError("OFFERFLOW_FAULTS_DIR must not be set when OFFERFLOW_ENVIRONMENT is production")
+        refuse_unsafe(self, self, {"file_url_root": self.file_url_root is not None})
         return self
 
     def secrets_key_value(self) -> str | None:

@@ -3,20 +3,22 @@
 ``UrlDiskSource.open(url)`` returns a file-like stream (``BinaryIO``, also a context manager) of the disk's bytes,
 read on demand in chunks, so memory stays at one chunk whatever the size. Callers run it in a worker thread.
 
-- ``https://``: httpx with TLS verified against the public trust store plus ``OFFERFLOW_TRUSTED_CA_FILE`` when set
-  (the dev stack's own CA). Redirects are followed here, a few at most, and every hop passes the shared SSRF rule
-  (``netguard``): loopback and private targets only when the deployment allows private targets (dev stack).
-- ``http://``: only where private targets are allowed (the embedded dev stack); production reads over TLS.
-- ``file://``: local paths, only where the deployment allows it.
+- ``https://``: an ``egress`` client (every connection checked by the ``EgressPolicy`` and pinned to the checked
+  address) with TLS verified against the public trust store plus ``OFFERFLOW_TRUSTED_CA_FILE`` when set (the dev
+  stack's own CA). Redirects are followed by hand, a few at most, every hop checked again.
+- ``http://``: only to an endpoint the policy names (a dev object store); production reads over TLS.
+- ``file://``: only under the policy's file root, in the publisher's own folder (development).
 
 Every stream is bounded by ``max_bytes`` (the declared length is checked first, the bytes actually read too).
-Failures are typed (``SourceUnreadable``, ``UnsupportedSource``, ``SourceTooLarge``, ``SourceNotAllowed``) and their
-messages never contain the URL's query string: presigned URLs and SAS tokens carry their signature there.
+Failures are typed (``SourceUnreadable``, ``UnsupportedSource``, ``SourceTooLarge``, ``SourceNotAllowed``); their
+messages say "the URL is not allowed" or "could not be fetched" (never which network error happened) and never
+contain the URL's query string: presigned URLs and SAS tokens carry their signature there.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import ssl
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -28,12 +30,10 @@ from urllib.request import url2pathname
 import certifi
 import httpx
 
-from offerflow_shared import netguard
+from offerflow_shared import egress
+from offerflow_shared.egress_policy import NOT_ALLOWED, NOT_FETCHED, EgressError, EgressPolicy
 
 DEFAULT_CHUNK_BYTES = 1024 * 1024
-MAX_REDIRECTS = 5
-# Answers that may change on their own: retrying later can succeed.
-TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class SourceError(Exception):
@@ -63,18 +63,25 @@ class SourceNotAllowed(SourceError):
 
 
 class DiskSource(Protocol):
-    def open(self, url: str) -> BinaryIO:
-        """A stream of the disk's bytes (close it, or use it in ``with``); raises a ``SourceError``."""
+    def open(self, url: str, publisher: str | None = None) -> BinaryIO:
+        """A stream of the disk's bytes (close it, or use it in ``with``); raises a ``SourceError``.
+
+        ``publisher`` (the envelope's publisher id) decides which folder a ``file://`` URL may name."""
+        ...
+
+    def local_file(self, url: str, publisher: str | None = None) -> Path | None:
+        """The checked local path of a ``file://`` URL (tested in place), None for a remote URL."""
         ...
 
 
 def redact(url: str) -> str:
-    """The URL without its query and fragment: signatures live there and must never reach a message or a log."""
+    """The URL without userinfo, query and fragment: credentials and signatures live there and must never reach
+    a message or a log."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable URL>"
-    return parts._replace(query="", fragment="").geturl()
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="").geturl()
 
 
 def local_path(url: str) -> Path | None:
@@ -133,11 +140,10 @@ class _Bounded(io.RawIOBase):
                 chunk = next(self._chunks)
             except StopIteration:
                 return 0
-            except httpx.HTTPError as exc:
-                raise SourceUnreadable(f"reading {self._shown} failed: {type(exc).__name__}",
-                                       transient=True) from exc
+            except (httpx.HTTPError, EgressError) as exc:
+                raise SourceUnreadable(f"{self._shown} {NOT_FETCHED}", transient=True) from exc
             except OSError as exc:
-                raise SourceUnreadable(f"reading {self._shown} failed: {exc.strerror or exc}") from exc
+                raise SourceUnreadable(f"{self._shown} {NOT_FETCHED}") from exc
             self._pending = memoryview(chunk)
         n = min(len(buffer), len(self._pending))
         if self.total + n > self._limit:
@@ -157,49 +163,63 @@ class _Bounded(io.RawIOBase):
 
 
 class UrlDiskSource:
-    """The real source: ``https://`` always, ``http://`` and ``file://`` where the deployment allows them."""
+    """The real source: ``https://`` always, plain ``http://`` to a named endpoint, ``file://`` under the
+    policy's file root (``<root>/<publisher>/``), or anywhere on this machine with ``local_files`` (the CLI and
+    benchmarks, run by the publisher on their own machine; never a service)."""
 
-    def __init__(self, *, max_bytes: int, chunk_bytes: int = DEFAULT_CHUNK_BYTES, allow_file: bool = False,
-                 allow_private: bool = False, ca_file: Path | None = None, connect_timeout: float = 10.0,
-                 read_timeout: float = 60.0, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, *, max_bytes: int, policy: EgressPolicy | None = None,
+                 chunk_bytes: int = DEFAULT_CHUNK_BYTES, local_files: bool = False, ca_file: Path | None = None,
+                 connect_timeout: float = 10.0, read_timeout: float = 60.0) -> None:
         self.max_bytes, self.chunk_bytes = max_bytes, chunk_bytes
-        self.allow_file, self.allow_private = allow_file, allow_private
+        self.policy, self.local_files = policy or EgressPolicy(), local_files
         self.counter = Counter()
         # One client (one connection pool) for every open: httpx.Client is safe to share between threads.
-        self._client = httpx.Client(
-            verify=tls_context(ca_file), transport=transport, follow_redirects=False,
-            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+        self._client = egress.client(
+            self.policy, verify=tls_context(ca_file), timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             headers={"User-Agent": "offerflow-disk-source"})
 
-    @property
-    def schemes(self) -> tuple[str, ...]:
-        return ("https",) + (("http",) if self.allow_private else ()) + (("file",) if self.allow_file else ())
+    def local_file(self, url: str, publisher: str | None = None) -> Path | None:
+        """The checked path of a ``file://`` URL (SourceNotAllowed outside what is allowed); None otherwise."""
+        shown = redact(url)
+        try:
+            if urlsplit(url).scheme.lower() != "file":
+                return None
+        except ValueError:
+            return None
+        if self.local_files:
+            path = local_path(url)
+            if path is None:
+                raise SourceNotAllowed(f"{shown}: {NOT_ALLOWED}")
+            return path
+        try:
+            return self.policy.file_path(url, publisher)
+        except EgressError as exc:
+            raise SourceNotAllowed(f"{shown}: {NOT_ALLOWED}") from exc
 
-    def open(self, url: str) -> BinaryIO:
+    def open(self, url: str, publisher: str | None = None) -> BinaryIO:
         shown = redact(url)
         scheme = urlsplit(url).scheme.lower() if shown != "<unparseable URL>" else ""
         if scheme not in ("https", "http", "file"):
-            raise UnsupportedSource(f"{shown}: {scheme + '://' if scheme else 'a URL without a scheme'} is not "
-                                    "supported for disk URLs (use https://)")
-        if scheme not in self.schemes:
-            raise SourceNotAllowed(f"{shown}: {scheme}:// disk URLs are not allowed here (use https://)")
-        raw = self._open_file(url, shown) if scheme == "file" else self._open_http(url, shown)
+            raise UnsupportedSource(f"{shown}: {NOT_ALLOWED} (disk URLs are https://)")
+        if scheme == "file":
+            path = self.local_file(url, publisher)
+            assert path is not None
+            raw = self._open_file(path, shown)
+        else:
+            raw = self._open_http(url, shown)
         self.counter.opened()
         return cast(BinaryIO, io.BufferedReader(raw, buffer_size=self.chunk_bytes))
 
     def close(self) -> None:
         self._client.close()
 
-    def _open_file(self, url: str, shown: str) -> _Bounded:
-        path = local_path(url)
-        if path is None:
-            raise UnsupportedSource(f"{shown} names a remote host; only local file:// URLs are supported")
+    def _open_file(self, path: Path, shown: str) -> _Bounded:
         try:
             f = path.open("rb", buffering=0)
         except OSError as exc:
-            raise SourceUnreadable(f"the disk at {shown} cannot be read: {exc.strerror or exc}") from exc
+            raise SourceUnreadable(f"{shown} {NOT_FETCHED}") from exc
         try:
-            size = path.stat().st_size
+            size = os.fstat(f.fileno()).st_size
             if size > self.max_bytes:
                 raise SourceTooLarge(f"the disk at {shown} is {size} bytes, over the limit of {self.max_bytes}")
         except BaseException:
@@ -209,39 +229,18 @@ class UrlDiskSource:
         return _Bounded(chunks, limit=self.max_bytes, shown=shown, counter=self.counter, on_close=f.close)
 
     def _open_http(self, url: str, shown: str) -> _Bounded:
-        target = url
-        web = ("https", "http") if self.allow_private else ("https",)
-        for _ in range(MAX_REDIRECTS + 1):
-            try:
-                netguard.check_url_blocking(target, allow_private=self.allow_private, schemes=web)
-            except netguard.BlockedTarget as exc:
-                raise SourceNotAllowed(f"the disk URL is not allowed: {exc.reason}") from exc
-            try:
-                response = self._client.send(self._client.build_request("GET", target), stream=True)
-            except httpx.HTTPError as exc:
-                raise SourceUnreadable(f"{shown} cannot be downloaded: {type(exc).__name__}",
-                                       transient=True) from exc
-            if response.is_redirect and "location" in response.headers:
-                response.close()
-                target = str(response.url.join(response.headers["location"]))
-                continue
-            try:
-                self._check_answer(response, shown)
-            except BaseException:
-                response.close()
-                raise
-            return _Bounded(response.iter_bytes(self.chunk_bytes), limit=self.max_bytes, shown=shown,
-                            counter=self.counter, on_close=response.close)
-        raise SourceUnreadable(f"{shown} redirects more than {MAX_REDIRECTS} times")
-
-    def _check_answer(self, response: httpx.Response, shown: str) -> None:
-        status = response.status_code
-        if status != 200:
-            hint = " (an expired or wrong signature?)" if status in (401, 403) else ""
-            raise SourceUnreadable(f"{shown} answered HTTP {status}{hint}", transient=status in TRANSIENT_STATUS)
+        try:
+            response = egress.stream_blocking(self._client, self.policy, url, schemes=("https",))
+        except EgressError as exc:
+            if exc.refused:
+                raise SourceNotAllowed(f"{shown}: {NOT_ALLOWED}") from exc
+            raise SourceUnreadable(f"{shown} {exc.message}", transient=exc.transient) from exc
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
+            response.close()
             raise SourceTooLarge(f"the disk at {shown} is {declared} bytes, over the limit of {self.max_bytes}")
+        return _Bounded(response.iter_bytes(self.chunk_bytes), limit=self.max_bytes, shown=shown,
+                        counter=self.counter, on_close=response.close)
 
 
 class MemoryDiskSource:
@@ -254,7 +253,10 @@ class MemoryDiskSource:
         self.counter = Counter()
         self.opened: list[str] = []
 
-    def open(self, url: str) -> BinaryIO:
+    def local_file(self, url: str, publisher: str | None = None) -> Path | None:
+        return None  # every disk is read as a stream, like a remote one
+
+    def open(self, url: str, publisher: str | None = None) -> BinaryIO:
         shown = redact(url)
         if url not in self.disks:
             raise SourceUnreadable(f"the disk at {shown} can no longer be read")

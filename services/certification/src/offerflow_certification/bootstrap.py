@@ -13,6 +13,7 @@ from offerflow_certification.settings import Settings
 from offerflow_contract import topics
 from offerflow_contract.events import CertificationFailed, ValidationPassed
 from offerflow_shared import db, service, sources
+from offerflow_shared.egress_policy import EgressPolicy
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -21,11 +22,11 @@ SPEC = service.stage("certification", (topics.VALIDATION.name,), topics.CERTIFIC
 
 
 def build_source(settings: Settings) -> DiskSource:
-    # file:// and http:// follow the private-targets setting: a local path is the most private target of all,
-    # and both exist for the embedded dev stack only (production reads https:// disk URLs).
+    # The one egress policy: https:// to public hosts or named endpoints (the dev object stores), file:// only
+    # under the development file root, in the publisher's own folder.
     disks = sources.UrlDiskSource(
         max_bytes=settings.max_disk_bytes, chunk_bytes=settings.chunk_bytes,
-        allow_file=settings.allow_private_targets, allow_private=settings.allow_private_targets,
+        policy=EgressPolicy.from_settings(settings.common),
         ca_file=settings.common.trusted_ca_file, connect_timeout=settings.http_connect_timeout,
         read_timeout=settings.http_read_timeout)
     return ImageIntake(disks, chunk_bytes=settings.chunk_bytes, spool_dir=settings.spool_dir)
@@ -37,7 +38,8 @@ def build(settings: Settings) -> faust.App:
 
     async def on_start() -> None:
         # The pool belongs to the worker's event loop, so it is made here and not at build time.
-        pool = await db.open_migrated(settings.common.database_dsn, SPEC.name, MIGRATIONS)
+        pool = await db.open_migrated(settings.common.database_dsn, SPEC.name, MIGRATIONS,
+                                      migration_dsn=settings.common.database_migration_dsn)
         deps.bind(handlers.Deps(source, PostgresReportStore(pool)))
 
     return service.build(SPEC, handlers.HANDLERS, settings, deps, on_start=on_start).app

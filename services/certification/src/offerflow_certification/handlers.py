@@ -50,10 +50,12 @@ async def _certify(deps: Deps, env: Envelope, ref: DiskRef, profile: Profile, i:
     disk = report.DiskId(ref.plan_id, ref.image_version, ref.disk, ref.url)
     where = rules.where(ref)
     try:
-        async with deps.source.fetch(ref.url) as image:
+        async with deps.source.fetch(ref.url, env.publisher_id) as image:
             await progress.step(i, 1, f"Read {where}: {image.size} bytes, SHA-256 {image.sha256}")
-            stored = await deps.store.find(image.sha256, CERTIFIER_VERSION, profile.key)
-            # Within one run (a redelivered event) the tests are simply run again: same bytes, same result.
+            # Only this publisher's own reports are reused (the store's key starts with the publisher), so the
+            # run named below is always one of theirs. Within one run (a redelivered event) the tests are simply
+            # run again: same bytes, same result.
+            stored = await deps.store.find(env.publisher_id, image.sha256, CERTIFIER_VERSION, profile.key)
             if stored is not None and stored.run_id != env.run_id:
                 await progress.step(i, PHASES, f"Reused report of run {stored.run_id} for {where}: same SHA-256 "
                                                 f"and certifier {CERTIFIER_VERSION}, not tested again")
@@ -80,8 +82,8 @@ async def on_validation_passed(deps: Deps, env: Envelope, event: ValidationPasse
     for i, ref in enumerate(refs):
         profile = rules.profile_for(ref, definition)
         disk_report = await _certify(deps, env, ref, profile, i, progress)
-        await deps.store.save(offer_id=env.offer_id, run_id=env.run_id or str(env.event_id), profile=profile.key,
-                              report=disk_report)
+        await deps.store.save(publisher_id=env.publisher_id, offer_id=env.offer_id,
+                              run_id=env.run_id or str(env.event_id), profile=profile.key, report=disk_report)
         reports.append(disk_report)
         failed, warned = rules.reasons_for(ref, disk_report)
         errors += failed

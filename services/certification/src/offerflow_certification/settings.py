@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from offerflow_shared.settings import CommonSettings, refuse_unsafe
+from offerflow_shared.settings import CommonSettings
 
 
 class Settings(BaseSettings):
@@ -18,16 +18,7 @@ class Settings(BaseSettings):
     spool_dir: Path | None = None  # where http(s) images are spooled while tested; the system temp dir if unset
     http_connect_timeout: float = Field(10.0, gt=0)
     http_read_timeout: float = Field(60.0, gt=0)
-    # True only because the embedded dev stack serves test images from 127.0.0.1; production sets false so
-    # an image URL cannot reach loopback, private, link-local (cloud metadata) or multicast addresses, nor be
-    # a file:// path or a plain http:// URL.
-    allow_private_targets: bool = True
     # Hard limit on one input of this step, retries included (the step's ETA with room to spare): past it
     # the handler is cancelled and the run fails with step-timed-out.
     step_timeout_seconds: float = Field(2 * 3600, gt=0, le=7 * 24 * 3600)
     common: CommonSettings = Field(default_factory=CommonSettings)
-
-    @model_validator(mode="after")
-    def _safe_in_production(self) -> Settings:
-        refuse_unsafe(self, self.common, {"allow_private_targets": self.allow_private_targets})
-        return self

@@ -51,7 +51,8 @@ def build(settings: Settings) -> faust.App:
 
     async def on_start() -> None:
         # The pool belongs to the worker's event loop, so it is made here and not at build time.
-        pool = await db.open_migrated(settings.common.database_dsn, SPEC.name, MIGRATIONS)
+        pool = await db.open_migrated(settings.common.database_dsn, SPEC.name, MIGRATIONS,
+                                      migration_dsn=settings.common.database_migration_dsn)
         notifier = deps.bind(build_notifier(settings, PostgresLedger(pool)))
         log.info("sending mail through %r as %s", notifier.mailer, settings.sender)
 

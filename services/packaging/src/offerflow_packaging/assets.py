@@ -50,8 +50,9 @@ def _screenshot_urls(value: Any) -> list[Any]:
     return [item.get("uri") or item.get("url") if isinstance(item, dict) else item for item in items]
 
 
-async def collect(definition: dict[str, Any], source: ArtifactSource) -> Assets:
-    """Fetch every logo and the first screenshots; AssetProblem for the first one that cannot be used."""
+async def collect(definition: dict[str, Any], source: ArtifactSource, publisher: str | None = None) -> Assets:
+    """Fetch every logo and the first screenshots; AssetProblem for the first one that cannot be used.
+    ``publisher`` (the run's) decides which folder a development ``file://`` URL may name."""
     assets = Assets()
     seen: dict[str, str] = {}  # URL → stored path: a URL used twice is fetched once
 
@@ -64,7 +65,7 @@ async def collect(definition: dict[str, Any], source: ArtifactSource) -> Assets:
         if url in seen:
             return seen[url]
         try:
-            data = await source.fetch(url)
+            data = await source.fetch(url, publisher)
         except ArtifactError as exc:
             raise AssetProblem(
                 "artifact-unavailable", pointer,

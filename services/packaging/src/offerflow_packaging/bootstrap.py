@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import faust
-import httpx
 
 from offerflow_contract import topics
 from offerflow_contract.envelope import Envelope
 from offerflow_contract.events import GoLiveFailed, GoLiveRequested, PackagingFailed, ProvisioningPassed
 from offerflow_packaging import handlers, lead_rules, storefront
 from offerflow_packaging.access import PreviewAccess
-from offerflow_packaging.adapters.artifacts import ArtifactSource, FileSource, HttpSource, SchemeRouter
+from offerflow_packaging.adapters.artifacts import ArtifactSource, reader
 from offerflow_packaging.adapters.lead_azure import AzureBlobSender
 from offerflow_packaging.adapters.lead_crm import DynamicsSender, MarketoSender
 from offerflow_packaging.adapters.lead_http import HttpsEndpointSender, SalesforceSender, TargetGuard, tls_context
@@ -20,6 +19,7 @@ from offerflow_packaging.adapters.pages import LocalPageStore
 from offerflow_packaging.adapters.pg_grants import MIGRATIONS, LazyPool, PostgresGrantStore
 from offerflow_packaging.settings import Settings
 from offerflow_shared import db, service
+from offerflow_shared.egress_policy import EgressPolicy
 from offerflow_shared.secrets import SecretBox
 
 # A given-up offer.publish_canceled is only dead-lettered: that run has already ended, canceled.
@@ -33,7 +33,8 @@ async def close_preview(deps: handlers.Deps, failed: Envelope) -> None:
 
 
 def build_leads(settings: Settings) -> LeadRouter:
-    guard = TargetGuard(settings.allow_private_targets)
+    # The one egress policy: public targets or named endpoints; the platform database and brokers never.
+    guard = TargetGuard(EgressPolicy.from_settings(settings.common))
     timeout = settings.lead_timeout_seconds
     verify = tls_context(settings.lead_ca_file)
     return LeadRouter(
@@ -51,19 +52,16 @@ def build_leads(settings: Settings) -> LeadRouter:
 
 
 def build_artifacts(settings: Settings) -> ArtifactSource:
-    limit, timeout = settings.artifact_max_bytes, settings.artifact_timeout_seconds
-    client = httpx.AsyncClient(timeout=timeout, headers={"User-Agent": "offerflow-packaging"})
-    web = HttpSource(client, max_bytes=limit, timeout=timeout, allow_private=settings.allow_private_targets)
-    sources: dict[str, ArtifactSource] = {"https": web, "http": web}
-    if settings.allow_file_urls:
-        sources["file"] = FileSource(max_bytes=limit)
-    return SchemeRouter(sources)
+    # The same reader as validation: egress-checked http(s), file:// only under the development file root.
+    return reader(EgressPolicy.from_settings(settings.common), max_bytes=settings.artifact_max_bytes,
+                 timeout=settings.artifact_timeout_seconds, user_agent="offerflow-packaging")
 
 
 def build_access(settings: Settings) -> PreviewAccess:
     key = settings.preview_key()  # first: a worker that cannot sign links must not start at all
     # Opened on first use, on the worker's loop: both the agent and the storefront views run there.
-    pool = LazyPool(lambda: db.open_migrated(settings.common.database_dsn, SPEC.name, MIGRATIONS))
+    pool = LazyPool(lambda: db.open_migrated(settings.common.database_dsn, SPEC.name, MIGRATIONS,
+                                             migration_dsn=settings.common.database_migration_dsn))
     return PreviewAccess(key, PostgresGrantStore(pool), settings.preview_link_ttl_seconds)
 
 

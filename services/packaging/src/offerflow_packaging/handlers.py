@@ -93,7 +93,7 @@ async def on_provisioning_passed(deps: Deps, env: Envelope, event: ProvisioningP
         return
     try:
         # Copied before rendering: the pages point at the storefront's copies, never at the publisher's server.
-        assets = await collect(snapshot.definition, deps.artifacts)
+        assets = await collect(snapshot.definition, deps.artifacts, env.publisher_id)
     except AssetProblem as exc:
         await _fail(out, exc.code, exc.message, emails, exc.pointer)
         return

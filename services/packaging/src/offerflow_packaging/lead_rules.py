@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from offerflow_packaging.sanitize import text
-from offerflow_shared import netguard
+from offerflow_shared import egress_policy
 from offerflow_shared.offer import MARKETPLACE, marketplace
 from offerflow_shared.offer_model import GENERIC_LEAD_CONFIG_KEY, LEAD_CONFIG_KEYS, LEAD_DESTINATIONS
 
@@ -188,4 +188,4 @@ def redact_url(url: str) -> str:
 
 def is_public_address(address: str) -> bool:
     """Only globally routable unicast addresses; loopback, private, link-local, CGNAT, … are not."""
-    return netguard.is_public_address(address)
+    return egress_policy.is_public_address(address)

@@ -22,14 +22,9 @@ class Settings(BaseSettings):
     storefront_url: str = Field("http://127.0.0.1:6064", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     # Bound on one test-lead delivery (resolve, connect, send, answer); a hanging destination fails the step.
     lead_timeout_seconds: float = Field(10.0, gt=0, le=300)
-    # True suits the embedded setup (endpoints on this machine); production sets false so an offer cannot
-    # point packaging at loopback or private addresses (and only https:// is accepted).
-    allow_private_targets: bool = True
     # Bounds on copying one logo or screenshot into the page store.
     artifact_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     artifact_timeout_seconds: float = Field(10.0, gt=0, le=120)
-    # file:// artifacts are for development and tests on one machine; turn off where publishers are strangers.
-    allow_file_urls: bool = True
     # A PEM CA bundle trusted for lead endpoints in addition to the public roots (an internal CRM's CA).
     lead_ca_file: Path | None = None
     # Where web-to-lead forms go when the offer's leadConfiguration names no salesForceUrl.
@@ -70,7 +65,5 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _safe_in_production(self) -> Settings:
-        refuse_unsafe(self, self.common, {"allow_file_urls": self.allow_file_urls,
-                                          "allow_private_targets": self.allow_private_targets,
-                                          "pages_root": self.pages_root == DEV_PAGES_ROOT})
+        refuse_unsafe(self, self.common, {"pages_root": self.pages_root == DEV_PAGES_ROOT})
         return self

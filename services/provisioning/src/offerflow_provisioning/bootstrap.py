@@ -11,6 +11,7 @@ from offerflow_provisioning.adapters.s3 import S3RegionStore
 from offerflow_provisioning.replicator import Replicator
 from offerflow_provisioning.settings import Settings
 from offerflow_shared import service
+from offerflow_shared.egress_policy import EgressPolicy
 from offerflow_shared.sources import UrlDiskSource
 
 SPEC = service.stage("provisioning", (topics.CERTIFICATION.name,), topics.PROVISIONING.name,
@@ -21,10 +22,10 @@ def build_replicator(settings: Settings) -> Replicator:
     stores = {r.name: S3RegionStore(r, timeout=settings.timeout_seconds, readback=settings.readback)
               for r in settings.regions.regions}
     return Replicator(
-        # The same source as certification: streamed, size-bounded, TLS-verified, SSRF-guarded; file:// and
-        # private targets only where the development setting allows them.
-        UrlDiskSource(max_bytes=settings.max_disk_bytes, allow_file=settings.allow_private_targets,
-                      allow_private=settings.allow_private_targets, ca_file=settings.common.trusted_ca_file,
+        # The same source as certification: streamed, size-bounded, TLS-verified, every connection checked by
+        # the one egress policy; file:// only under the development file root, in the publisher's own folder.
+        UrlDiskSource(max_bytes=settings.max_disk_bytes, policy=EgressPolicy.from_settings(settings.common),
+                      ca_file=settings.common.trusted_ca_file,
                       connect_timeout=settings.timeout_seconds, read_timeout=settings.timeout_seconds),
         stores,
         part_size=settings.part_mib * rules.MIB,

@@ -169,7 +169,9 @@ class Replicator:
                 uploads[i] = up
         try:
             if uploads:
-                await self._stream(disk, uploads, errors, stop)
+                # One run is one publisher's: whose folder a development file:// URL may name.
+                publisher = next(iter(jobs.values())).key.publisher
+                await self._stream(disk, uploads, errors, stop, publisher)
             if uploads:  # the whole disk was read and matched: commit it everywhere, then the manifests
                 finished = await asyncio.gather(*(self._run(self._commit, up, jobs[i], content)
                                                   for i, up in uploads.items()), return_exceptions=True)
@@ -180,8 +182,8 @@ class Replicator:
         return errors
 
     async def _stream(self, disk: CertifiedDisk, uploads: dict[int, ContentUpload],
-                      errors: dict[int, BaseException], stop: asyncio.Event) -> None:
-        src: BinaryIO = await self._run(self.source.open, disk.url)
+                      errors: dict[int, BaseException], stop: asyncio.Event, publisher: str) -> None:
+        src: BinaryIO = await self._run(self.source.open, disk.url, publisher)
         try:
             digest, size, number = hashlib.sha256(), 0, 0
             ahead = asyncio.ensure_future(self._run(_read_part, src, self.part_size))

@@ -18,8 +18,6 @@ class Settings(BaseSettings):
     # Region -> object-store endpoint, bucket, credentials (adapters/regionmap.py); its order is the replication
     # order. Required: there is no built-in default, a deployment names its regions.
     region_map_file: Path | None = None
-    # Development: disks by file:// and on private addresses (the local publisher endpoint); refused in production.
-    allow_private_targets: bool = True
     max_disk_bytes: int = Field(1024 * 1024**3 + 512, ge=1)  # a disk's bytes as read, like certification's limit
     part_mib: int = Field(8, ge=5, le=512)
     # Read every object back after upload: "auto" only when the storage reports no checksum of what it stored.
@@ -42,8 +40,7 @@ class Settings(BaseSettings):
                              "object-store endpoint, bucket and credentials (see the provisioning README)")
         self._regions = regionmap.load(self.region_map_file)
         plaintext = [r.name for r in self._regions.regions if (r.endpoint_url or "").startswith("http://")]
-        refuse_unsafe(self, self.common, {"region_map_file": bool(plaintext),
-                                          "allow_private_targets": self.allow_private_targets})
+        refuse_unsafe(self, self.common, {"region_map_file": bool(plaintext)})
         return self
 
     @property

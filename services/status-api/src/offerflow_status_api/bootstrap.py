@@ -28,7 +28,10 @@ from offerflow_status_api.adapters.history import CommandLog
 from offerflow_status_api.adapters.read_model import ReadModel
 from offerflow_status_api.api.app import create_app
 from offerflow_status_api.api.deps import AppServices
-from offerflow_status_api.commands import CommandService
+from offerflow_status_api.api.ratelimit import Rate, RateLimits
+from offerflow_status_api.api.server import JsonErrorsProtocol
+from offerflow_status_api.api.streams import StreamLimits, StreamRegistry
+from offerflow_status_api.commands import CommandService, Quotas
 from offerflow_status_api.commands.lifecycle import RunLifecycle
 from offerflow_status_api.commands.postgres import PgCommandStore
 from offerflow_status_api.commands.relay import OutboxRelay
@@ -38,8 +41,10 @@ from offerflow_status_api.settings import Settings
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-async def open_database(dsn: str, *, max_size: int = 10, timeouts: db.Timeouts | None = None) -> asyncpg.Pool:
-    return await db.open_migrated(dsn, "status-api", MIGRATIONS, max_size=max_size, timeouts=timeouts)
+async def open_database(dsn: str, *, max_size: int = 10, timeouts: db.Timeouts | None = None,
+                        migration_dsn: str | None = None) -> asyncpg.Pool:
+    return await db.open_migrated(dsn, "status-api", MIGRATIONS, max_size=max_size, timeouts=timeouts,
+                                  migration_dsn=migration_dsn)
 
 
 def producer(settings: Settings) -> AIOKafkaProducer:
@@ -49,7 +54,8 @@ def producer(settings: Settings) -> AIOKafkaProducer:
 
 async def start_relay(settings: Settings, stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
     """The outbox relay on its own pool and producer; returns its closer."""
-    pool = await open_database(settings.common.database_dsn, max_size=2)
+    pool = await open_database(settings.common.database_dsn, max_size=2,
+                               migration_dsn=settings.common.database_migration_dsn)
     kafka = producer(settings)
     try:
         await kafka.start()
@@ -71,7 +77,7 @@ async def start_relay(settings: Settings, stop: asyncio.Event) -> Callable[[], A
 def build_api(settings: Settings) -> FastAPI:
     async def open_resources(fastapi_app: FastAPI) -> Callable[[], Awaitable[None]]:
         raw = await open_database(settings.common.database_dsn, max_size=settings.pool_size,
-                                  timeouts=db.API_TIMEOUTS)
+                                  timeouts=db.API_TIMEOUTS, migration_dsn=settings.common.database_migration_dsn)
         pool = db.BoundedPool(raw, settings.pool_acquire_seconds)
         # Readiness has its own connection: a busy pool is not a dead database.
         health = await db.create_pool(settings.common.database_dsn, min_size=1, max_size=1,
@@ -80,12 +86,13 @@ def build_api(settings: Settings) -> FastAPI:
                             replication_factor=settings.common.kafka_replication_factor)
         read_model = ReadModel(pool)
         commands = CommandService(store=PgCommandStore(pool), read_model=read_model,
-                                  secrets=SecretBox(settings.common.secrets_key_value()))
-        admin = settings.admin_token.get_secret_value() if settings.admin_token else None
+                                  secrets=SecretBox(settings.common.secrets_key_value()),
+                                  quotas=Quotas(settings.max_offers_per_publisher, settings.max_runs_per_hour))
+        streams = StreamRegistry(StreamLimits(settings.max_streams_per_token, settings.token_recheck_seconds))
         fastapi_app.state.services = AppServices(commands=commands, read_model=read_model, auth=Auth(pool),
                                                  log=CommandLog(pool), admin_token=admin,
                                                  public_url=settings.common.public_url, health=health,
-                                                 step_stats=eta.StatsCache(pool).get)
+                                                 step_stats=eta.StatsCache(pool).get, streams=streams)
         stop_relay = await start_relay(settings, asyncio.Event()) if settings.embedded_relay else None
 
         async def close() -> None:
@@ -96,7 +103,11 @@ def build_api(settings: Settings) -> FastAPI:
 
         return close
 
-    return create_app(open_resources, max_body_bytes=settings.max_body_bytes)
+    admin = settings.admin_token.get_secret_value() if settings.admin_token else None
+    limits = RateLimits(writes=Rate(settings.write_rate, settings.write_burst),
+                        reads=Rate(settings.read_rate, settings.read_burst))
+    return create_app(open_resources, max_body_bytes=settings.max_body_bytes, rate_limits=limits,
+                      admin_token=admin)
 
 
 # The projection reads every topic of the contract; its step supervisor writes to offerflow.publishing.
@@ -115,7 +126,8 @@ def build_projection(settings: Settings) -> faust.App:
     deps: service.Late[handlers.Deps] = service.Late("the read model")
 
     async def on_start() -> None:
-        opened = pool.bind(await open_database(settings.common.database_dsn))
+        opened = pool.bind(await open_database(settings.common.database_dsn,
+                                               migration_dsn=settings.common.database_migration_dsn))
         deps.bind(handlers.Deps(ReadModel(opened), RunLifecycle(PgCommandStore(opened))))
 
     worker = service.build(PROJECTION, handlers.HANDLERS, settings, deps, on_start=on_start)
@@ -136,8 +148,9 @@ def main_api() -> None:
     settings = Settings()
     logs.configure("status-api", settings.common.log_level)
     # Open status streams must not hold a shutdown hostage.
+    # The HTTP server's own 400s (an unreadable or oversized request head) in the API's error shape too.
     uvicorn.run(build_api(settings), host=settings.host, port=settings.port, log_config=None,
-                access_log=False, timeout_graceful_shutdown=3)
+                access_log=False, timeout_graceful_shutdown=3, http=JsonErrorsProtocol)
 
 
 def main_projection() -> None:

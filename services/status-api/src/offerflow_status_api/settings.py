@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from offerflow_contract.steps import StepId
@@ -24,6 +26,30 @@ class Settings(BaseSettings):
     # seconds, e.g. OFFERFLOW_STATUS_API_STEP_LIMITS='{"displayprovision": 93600}' (unset steps keep defaults).
     supervisor_interval_seconds: float = Field(30.0, gt=0, le=3600)
     step_limits: dict[StepId, int] = Field(default_factory=dict)
+    # Per-publisher quotas, decided on the command side: offers held, and publish runs started in any hour.
+    max_offers_per_publisher: int = Field(100, ge=1, le=1_000_000)
+    max_runs_per_hour: int = Field(30, ge=1, le=1_000_000)
+    # Per-token rate limits of the publisher API (token buckets in this process): requests per second and the
+    # burst a quiet token may send at once; writes are every method but GET, HEAD and OPTIONS.
+    write_rate: float = Field(20.0, gt=0, le=100_000)
+    write_burst: int = Field(60, ge=1, le=1_000_000)
+    read_rate: float = Field(50.0, gt=0, le=100_000)
+    read_burst: int = Field(200, ge=1, le=1_000_000)
+    # Status streams: how many one token may hold open (in this process), and how often an open stream re-checks
+    # that its token is still live (a revoke in another API process ends it within this many seconds).
+    max_streams_per_token: int = Field(5, ge=1, le=1000)
+    token_recheck_seconds: float = Field(1.0, gt=0, le=10)
     # Guards /admin (publishers and tokens); unset disables administration over HTTP.
     admin_token: SecretStr | None = None
     common: CommonSettings = Field(default_factory=CommonSettings)
+
+    @model_validator(mode="after")
+    def _bursts_hold_a_second(self) -> Self:
+        # A burst below the rate would cap the rate at the burst: almost certainly a mistaken value.
+        for kind in ("write", "read"):
+            rate, burst = getattr(self, f"{kind}_rate"), getattr(self, f"{kind}_burst")
+            if burst < rate:
+                raise ValueError(f"OFFERFLOW_STATUS_API_{kind.upper()}_BURST ({burst}) must be at least "
+                                 f"OFFERFLOW_STATUS_API_{kind.upper()}_RATE ({rate:g}): a burst holds a second's "
+                                 "requests at least")
+        return self

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import faust
-import httpx
 
 from offerflow_contract import topics
 from offerflow_contract.events import PublishRequested, ValidationFailed
 from offerflow_shared import service
+from offerflow_shared.egress_policy import EgressPolicy
 from offerflow_validation import handlers
-from offerflow_validation.adapters.artifacts import ArtifactFetcher, FileFetcher, HttpFetcher, SchemeRouter
+from offerflow_validation.adapters.artifacts import ArtifactFetcher, reader
 from offerflow_validation.settings import Settings
 
 SPEC = service.stage("validation", (topics.PUBLISHING.name,), topics.VALIDATION.name,
@@ -19,14 +19,10 @@ SPEC = service.stage("validation", (topics.PUBLISHING.name,), topics.VALIDATION.
 
 
 def build_fetcher(settings: Settings) -> ArtifactFetcher:
-    client = httpx.AsyncClient(timeout=settings.artifact_timeout,
-                               headers={"User-Agent": "offerflow-validation"})
-    web = HttpFetcher(client, max_bytes=settings.artifact_max_bytes, timeout=settings.artifact_timeout,
-                      allow_private=settings.allow_private_targets)
-    fetchers: dict[str, ArtifactFetcher] = {"https": web, "http": web}
-    if settings.allow_file_urls:
-        fetchers["file"] = FileFetcher(max_bytes=settings.artifact_max_bytes)
-    return SchemeRouter(fetchers)
+    # The one egress policy (offerflow_shared.egress): public targets, the named exceptions, file:// only under
+    # the development file root, in the publisher's own folder.
+    return reader(EgressPolicy.from_settings(settings.common), max_bytes=settings.artifact_max_bytes,
+                 timeout=settings.artifact_timeout, user_agent="offerflow-validation")
 
 
 def build(settings: Settings) -> faust.App:

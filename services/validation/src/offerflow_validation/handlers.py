@@ -32,7 +32,7 @@ async def on_publish_requested(deps: Deps, env: Envelope, event: PublishRequeste
     definition = event.offer.definition
     # The request's own time, not the clock: a redelivered request is judged exactly as the first time.
     problems = rules.check(definition, now=env.occurred_at, min_url_validity=deps.min_url_validity)
-    problems += await artifact_problems(rules.artifacts(definition), deps.fetcher)
+    problems += await artifact_problems(rules.artifacts(definition), deps.fetcher, env.publisher_id)
     errors = [p for p in problems if p.level == "error"]
     if errors:
         await out.emit(ValidationFailed(summary=rules.summary(errors), reasons=problems,
@@ -41,12 +41,14 @@ async def on_publish_requested(deps: Deps, env: Envelope, event: PublishRequeste
         await out.emit(ValidationPassed(offer=event.offer, warnings=problems))
 
 
-async def artifact_problems(found: list[rules.Artifact], fetcher: ArtifactFetcher) -> list[Reason]:
-    """Fetch every artifact at once and measure each; a fetch failure is that artifact's problem only."""
+async def artifact_problems(found: list[rules.Artifact], fetcher: ArtifactFetcher,
+                            publisher: str | None = None) -> list[Reason]:
+    """Fetch every artifact at once and measure each; a fetch failure is that artifact's problem only.
+    ``publisher`` (the envelope's) decides which folder a development ``file://`` URL may name."""
 
     async def one(artifact: rules.Artifact) -> list[Reason]:
         try:
-            data = await fetcher.fetch(artifact.url)
+            data = await fetcher.fetch(artifact.url, publisher)
         except ArtifactError as exc:
             return [rules.unreachable(artifact, str(exc))]
         return await asyncio.to_thread(rules.pixel_problems, artifact, data)

@@ -8,8 +8,9 @@ from offerflow_shared.artifacts import (
     HttpSource,
     MemoryArtifactSource,
     SchemeRouter,
+    reader,
     redact,
 )
 
 __all__ = ["DEFAULT_MAX_BYTES", "ArtifactError", "ArtifactSource", "FileSource", "HttpSource",
-           "MemoryArtifactSource", "SchemeRouter", "redact"]
+           "MemoryArtifactSource", "SchemeRouter", "reader", "redact"]

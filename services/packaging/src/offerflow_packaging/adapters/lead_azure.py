@@ -113,8 +113,8 @@ class _StorageClient:
             headers["Authorization"] = sign(to_sign, self.conn.account, self.conn.key)
         elif self.conn.sas:
             url += ("&" if "?" in url else "?") + self.conn.sas
-        return await send_request(method, url, _shown(url), seconds=self.timeout, verify=self.verify,
-                                  headers=headers, content=body)
+        return await send_request(method, url, _shown(url), guard=self.guard, seconds=self.timeout,
+                                  verify=self.verify, headers=headers, content=body)
 
 
 def _refusal(response: httpx.Response, shown: str, fix: str) -> LeadRefused:

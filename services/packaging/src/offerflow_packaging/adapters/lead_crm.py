@@ -86,8 +86,8 @@ class DynamicsSender:
         instance = instance_root(raw)
         token_url, form = dynamics_token_request(config, instance, self.authority, self.public_client_id)
         token_shown = await self.guard.check_url(token_url, "the Microsoft identity platform")
-        answer = await send_request("POST", token_url, token_shown, seconds=self.timeout, verify=self.verify,
-                                    data=form)
+        answer = await send_request("POST", token_url, token_shown, guard=self.guard, seconds=self.timeout,
+                                    verify=self.verify, data=form)
         refuse_redirect(answer, token_shown)
         token = _json(answer).get("access_token")
         if answer.status_code != 200 or not isinstance(token, str) or not token:
@@ -100,7 +100,8 @@ class DynamicsSender:
         target = f"{instance}/{DYNAMICS_API}/leads"
         shown = lead_rules.redact_url(target)
         created = await send_request(
-            "POST", target, shown, seconds=self.timeout, verify=self.verify, json=lead.dynamics_lead(),
+            "POST", target, shown, guard=self.guard, seconds=self.timeout, verify=self.verify,
+            json=lead.dynamics_lead(),
             headers={"Authorization": f"Bearer {token}", "OData-MaxVersion": "4.0", "OData-Version": "4.0",
                      "Accept": "application/json"})
         if created.status_code in (201, 204):
@@ -135,7 +136,8 @@ class MarketoSender:
         shown_base = await self.guard.check_url(base, "the Marketo REST endpoint")
         token_shown = f"{shown_base}/identity/oauth/token"
         answer = await send_request(
-            "GET", f"{base}/identity/oauth/token", token_shown, seconds=self.timeout, verify=self.verify,
+            "GET", f"{base}/identity/oauth/token", token_shown, guard=self.guard, seconds=self.timeout,
+            verify=self.verify,
             params={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
         refuse_redirect(answer, token_shown)
         token = _json(answer).get("access_token")
@@ -146,7 +148,7 @@ class MarketoSender:
         target = f"{base}/rest/v1/leads.json"
         shown = f"{shown_base}/rest/v1/leads.json"
         pushed = await send_request(
-            "POST", target, shown, seconds=self.timeout, verify=self.verify,
+            "POST", target, shown, guard=self.guard, seconds=self.timeout, verify=self.verify,
             headers={"Authorization": f"Bearer {token}"},
             json={"action": "createOrUpdate", "lookupField": "email", "input": [lead.marketo_lead()]})
         refuse_redirect(pushed, shown)

@@ -1,17 +1,20 @@
 """Lead senders over HTTP: the HTTPS endpoint (JSON POST) and Salesforce web-to-lead (form POST).
 
-Every target passes ``TargetGuard`` first: with ``allow_private_targets`` off, only https:// URLs whose
-host resolves to public addresses are contacted, so an offer cannot make packaging probe the internal
-network. Redirects are not followed (a redirect could lead anywhere). Only redacted URLs reach messages.
+Every target passes ``TargetGuard`` (the shared ``EgressPolicy``): https:// to public hosts, or an endpoint the
+deployment names (plain http:// only there); the platform's own database and brokers never. Requests go
+through an ``egress`` client, so the connection is made to the very address that was checked, and a refusal
+or a network failure says only "the URL is not allowed" / "could not be fetched": an offer cannot use lead
+delivery to map the internal network. Redirects are not followed (a redirect could lead anywhere). Only
+redacted URLs reach messages.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import certifi
 import httpx
@@ -19,7 +22,8 @@ import httpx
 from offerflow_packaging import lead_rules
 from offerflow_packaging.adapters.leads import LeadRefused
 from offerflow_packaging.lead_rules import Lead
-from offerflow_shared import netguard
+from offerflow_shared import egress
+from offerflow_shared.egress_policy import NOT_ALLOWED, NOT_FETCHED, EgressError, EgressPolicy
 
 
 def tls_context(extra_ca_file: Path | None = None) -> ssl.SSLContext:
@@ -31,53 +35,50 @@ def tls_context(extra_ca_file: Path | None = None) -> ssl.SSLContext:
 
 
 class TargetGuard:
-    def __init__(self, allow_private_targets: bool) -> None:
-        self.allow_private = allow_private_targets
+    """The egress policy as lead senders use it: URLs and hosts checked, requests through pinned clients."""
 
-    async def check_host(self, host: str, port: int, shown: str) -> None:
-        # The one SSRF rule of every service lives in offerflow_shared.netguard.
+    def __init__(self, policy: EgressPolicy) -> None:
+        self.policy = policy
+
+    async def check_host(self, host: str, port: int, shown: str) -> list[str]:
+        """The checked addresses of ``host`` (connect to these, never to the name), or LeadRefused."""
         try:
-            await netguard.check_host(host, port, allow_private=self.allow_private, shown=shown)
-        except netguard.BlockedTarget as exc:
-            raise LeadRefused(
-                f"{exc.reason}; lead destinations must be reachable on the public internet"
-            ) from exc
+            return await asyncio.to_thread(self.policy.addresses, host, port)
+        except EgressError as exc:
+            raise LeadRefused(f"{shown}: {exc.message}") from exc
 
     async def check_url(self, url: str, what: str) -> str:
-        """The redacted URL, once it is acceptable."""
+        """The redacted URL, once its scheme and host are acceptable (the address is checked on connect)."""
         shown = lead_rules.redact_url(url)
         try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError as exc:
-            raise LeadRefused(f"{what} {shown} is not a valid URL") from exc
-        allowed = ("https",) if not self.allow_private else ("https", "http")
-        if parts.scheme not in allowed or not parts.hostname:
-            raise LeadRefused(f"{what} {shown} must be an {' or '.join(allowed)} URL with a host name")
-        await self.check_host(parts.hostname, port or (443 if parts.scheme == "https" else 80), shown)
+            egress.check_url(self.policy, url, ("https",))
+        except EgressError as exc:
+            raise LeadRefused(f"{what} {shown}: {NOT_ALLOWED}") from exc
         return shown
 
 
 async def send_request(
-    method: str, url: str, shown: str, *, seconds: float, verify: ssl.SSLContext | bool, **kwargs: Any
+    method: str, url: str, shown: str, *, guard: TargetGuard, seconds: float, verify: ssl.SSLContext | bool,
+    **kwargs: Any
 ) -> httpx.Response:
-    """One request, no redirects, no proxy from the environment; failures never repeat the full URL."""
+    """One request through a checked, pinned connection, no redirects, no proxy from the environment; a
+    failure says only "not allowed" or "could not be fetched", never which network error it was."""
     try:
-        async with httpx.AsyncClient(
-            timeout=seconds, follow_redirects=False, trust_env=False, verify=verify
-        ) as client:
+        egress.check_url(guard.policy, url, ("https",))
+        async with egress.async_client(guard.policy, timeout=seconds, verify=verify) as client:
             return await client.request(method, url, **kwargs)
     except httpx.TimeoutException as exc:
         raise TimeoutError(shown) from exc
+    except EgressError as exc:
+        raise LeadRefused(f"{shown}: {exc.message}") from exc
     except httpx.HTTPError as exc:
-        # httpx messages can repeat the URL (and its query: keys, signatures): name only the class of failure.
-        raise LeadRefused(f"{shown} could not be reached ({type(exc).__name__})") from exc
+        raise LeadRefused(f"{shown} {NOT_FETCHED}") from exc
 
 
 async def _post(
-    url: str, shown: str, *, seconds: float, verify: ssl.SSLContext | bool, **kwargs: Any
+    url: str, shown: str, *, guard: TargetGuard, seconds: float, verify: ssl.SSLContext | bool, **kwargs: Any
 ) -> httpx.Response:
-    return await send_request("POST", url, shown, seconds=seconds, verify=verify, **kwargs)
+    return await send_request("POST", url, shown, guard=guard, seconds=seconds, verify=verify, **kwargs)
 
 
 def refuse_redirect(response: httpx.Response, shown: str) -> None:
@@ -109,6 +110,7 @@ class HttpsEndpointSender:
         response = await _post(
             url,
             shown,
+            guard=self.guard,
             seconds=self.timeout,
             verify=self.verify,
             json=lead.https_payload(),
@@ -141,7 +143,8 @@ class SalesforceSender:
         url = config.get("salesForceUrl") if isinstance(config.get("salesForceUrl"), str) else None
         target = (url or self.default_url).strip()
         shown = await self.guard.check_url(target, "the Salesforce web-to-lead URL")
-        response = await _post(target, shown, seconds=self.timeout, verify=self.verify, data=lead.salesforce_form(oid))
+        response = await _post(target, shown, guard=self.guard, seconds=self.timeout, verify=self.verify,
+                               data=lead.salesforce_form(oid))
         _check_answer(
             response, shown, "check the Salesforce organisation id and that web-to-lead is enabled for it"
         )

@@ -3,7 +3,9 @@
 Azure Table goes through ``lead_azure.AzureTableSender`` (REST, SharedKey). A PostgreSQL connection string
 (``postgresql://user:password@host:port/database``) gets a ``leads`` table, created when missing. Either
 way the lead id is the key, so a redelivered event inserts nothing twice. The password never appears in
-a message: errors name only host, port and database.
+a message: errors name only host, port and database. The host passes the shared egress policy (the platform's
+own database and brokers are refused even where loopback endpoints are named) and the driver connects to
+the checked address, not to the name again.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from offerflow_packaging.adapters.lead_azure import AzureTableSender
 from offerflow_packaging.adapters.lead_http import TargetGuard
 from offerflow_packaging.adapters.leads import LeadRefused
 from offerflow_packaging.lead_rules import Lead, LeadConfigError
+from offerflow_shared.egress_policy import NOT_FETCHED
 from offerflow_shared.offer_rules.connection_strings import is_postgres_url
 
 CREATE = """
@@ -76,11 +79,14 @@ class TableSender:
             return await self.azure.send(lead, {**config, "connectionString": dsn})
         host, port, database = describe(dsn)
         shown = f"postgresql://{host}:{port}/{database} (table leads)"
-        await self.guard.check_host(host, port, shown)
+        addresses = await self.guard.check_host(host, port, shown)
         try:
-            conn = await asyncpg.connect(dsn, timeout=self.timeout)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # The checked address overrides the DSN's host: no second lookup between check and connect.
+            conn = await asyncpg.connect(dsn, host=addresses[0], port=port, timeout=self.timeout)
+        except asyncpg.PostgresError as exc:  # the server answered (a public one: the policy checked it)
             raise LeadRefused(f"the lead database {shown} refused the connection: {_safe(exc, dsn)}") from exc
+        except (OSError, asyncpg.InterfaceError) as exc:
+            raise LeadRefused(f"the lead database {shown} {NOT_FETCHED}") from exc
         try:
             await conn.execute(CREATE)
             await conn.execute(

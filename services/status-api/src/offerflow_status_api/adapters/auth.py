@@ -66,10 +66,12 @@ class Auth:
                                      publisher_id)
         return [_token(r) for r in rows]
 
-    async def revoke(self, token_id: str) -> bool:
-        status = await self.pool.execute(
-            "UPDATE api_tokens SET revoked_at = now() WHERE token_id = $1 AND revoked_at IS NULL", token_id)
-        return not status.endswith(" 0")
+    async def revoke(self, token_id: str) -> str | None:
+        """Revokes a live token; its hash (to end its open streams), or None when there was no live token."""
+        revoked = await self.pool.fetchval(
+            "UPDATE api_tokens SET revoked_at = now() WHERE token_id = $1 AND revoked_at IS NULL RETURNING token_hash",
+            token_id)
+        return str(revoked) if revoked is not None else None
 
 
 def _token(r: asyncpg.Record) -> Token:

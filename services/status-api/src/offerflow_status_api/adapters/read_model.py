@@ -86,12 +86,13 @@ class ReadModel:
 
     # --- projection side: many events at once (the rebuild from the topics) ---------------------
 
-    async def archive_many(self, conn: asyncpg.Connection,
-                           events: Sequence[tuple[Envelope, Event]]) -> list[tuple[Envelope, Event]]:
+    async def archive_many(self, conn: asyncpg.Connection, events: Sequence[tuple[Envelope, Event]], *,
+                           seen: set[int] | None = None) -> list[tuple[Envelope, Event]]:
         """Archive events (a duplicate keeps the first copy) with their drafts and versions, on ``conn``'s
         open transaction; returns the events archived now, in order: like the live projection, a duplicate
-        (a redelivery, a re-emission with a later time) is never folded again."""
-        fresh = await run_writes.archive(conn, [env for env, _ in events])
+        (a redelivery, a re-emission with a later time) is never folded again. ``seen``: see
+        ``run_writes.archive`` (a bulk load into the archive without its indexes)."""
+        fresh = await run_writes.archive(conn, [env for env, _ in events], seen=seen)
         new: list[tuple[Envelope, Event]] = []
         for env, event in events:
             if env.event_id in fresh:

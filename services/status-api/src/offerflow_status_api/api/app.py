@@ -14,6 +14,7 @@ from offerflow_status_api import portal
 from offerflow_status_api.api import (
     errors,
     guard,
+    ratelimit,
     routes_admin,
     routes_offers,
     routes_portal,
@@ -25,8 +26,10 @@ from offerflow_status_api.api.deps import AppServices
 Opener = Callable[[FastAPI], Awaitable[Callable[[], Awaitable[None]]]]
 
 
-def create_app(open_resources: Opener, *, max_body_bytes: int = 1_048_576) -> FastAPI:
-    """``open_resources`` puts the AppServices on ``app.state.services`` and returns their closer."""
+def create_app(open_resources: Opener, *, max_body_bytes: int = 1_048_576,
+               rate_limits: ratelimit.RateLimits | None = None, admin_token: str | None = None) -> FastAPI:
+    """``open_resources`` puts the AppServices on ``app.state.services`` and returns their closer; without
+    ``rate_limits`` no token is rate limited (unit tests; the real process always passes its settings)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,5 +66,7 @@ def create_app(open_resources: Opener, *, max_body_bytes: int = 1_048_576) -> Fa
     async def prometheus_metrics() -> Response:
         return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
-    app.add_middleware(guard.RequestGuard, max_body_bytes=max_body_bytes)  # outermost: see guard.py
+    app.add_middleware(guard.RequestGuard, max_body_bytes=max_body_bytes)  # before any route: see guard.py
+    if rate_limits is not None:  # outermost: a refused request costs nothing, not even reading its body
+        app.add_middleware(ratelimit.RateLimit, limits=rate_limits, admin_token=admin_token)
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Path, Query, Request
@@ -14,6 +14,7 @@ from offerflow_status_api.adapters.auth import Auth
 from offerflow_status_api.adapters.history import CommandLog
 from offerflow_status_api.api.errors import ApiError, check_api_version
 from offerflow_status_api.api.status_doc import StatusDocs, StatusReads, StepStats, no_stats
+from offerflow_status_api.api.streams import StreamRegistry
 from offerflow_status_api.commands import CommandService
 from offerflow_status_api.projection.view import RunView
 
@@ -49,6 +50,7 @@ class AppServices:
     public_url: str
     health: Any = None  # a connection of its own for /readyz: a busy pool is not a dead database
     step_stats: StepStats = no_stats  # measured step durations, for the ETAs of status documents
+    streams: StreamRegistry = field(default_factory=StreamRegistry)  # open status streams, per token
 
 
 def api_version(api_version: Annotated[str | None, Query(alias="api-version")] = None) -> str:

@@ -48,6 +48,11 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: error_doc("Refused in the offer's current state; the message says why"),
     412: error_doc("If-Match does not match the current ETag"),
     413: error_doc("Request body too large"),
+    429: {**error_doc("Too many requests: the token's rate limit (TooManyRequests), its open status streams "
+                      "(TooManyStreams) or the publisher's publish runs per hour (RunQuotaExceeded); retry "
+                      "after the number of seconds in Retry-After"),
+          "headers": {"Retry-After": {"description": "Seconds to wait before retrying",
+                                      "schema": {"type": "integer", "minimum": 1}}}},
     503: error_doc("Busy: retry after the number of seconds in Retry-After"),
 }
 

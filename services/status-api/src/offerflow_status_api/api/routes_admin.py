@@ -59,9 +59,13 @@ async def list_tokens(_: Admin, s: Services, publisher_id: Pub) -> list[dict[str
             for t in await s.auth.tokens(publisher_id)]
 
 
-@router.delete("/tokens/{token_id}", status_code=204, summary="Revoke a token (effective immediately)",
+@router.delete("/tokens/{token_id}", status_code=204,
+               summary="Revoke a token (effective immediately; its open status streams end)",
                response_class=Response, responses={204: {"description": "Revoked"}})
 async def revoke_token(_: Admin, s: Services, token_id: Annotated[str, Path(max_length=64)]) -> Response:
-    if not await s.auth.revoke(token_id):
+    token_hash = await s.auth.revoke(token_id)
+    if token_hash is None:
         raise ApiError(404, "NotFound", f"No live token {token_id}.")
+    # Streams held in this process end now; those of other API processes at their next re-check of the token.
+    s.streams.revoke(token_hash)
     return Response(status_code=204)

@@ -19,6 +19,7 @@ from offerflow_status_api.commands import (
     ImageVersionConflict,
     NotFound,
     OfferState,
+    QuotaExceeded,
     SaveDraft,
     StaleETag,
 )
@@ -111,6 +112,7 @@ async def get_slot(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: 
             response_model=Offer,
             responses={200: {"description": "Updated", "headers": ETAG},
                        201: {"model": Offer, "description": "Created", "headers": ETAG},
+                       403: error_doc("A new offer beyond the publisher's quota of offers (OfferQuotaExceeded)"),
                        412: error_doc("Stale ETag: GET the offer again and reapply the change")})
 async def put_offer(
     publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
@@ -139,6 +141,10 @@ async def put_offer(
         await s.log.record(publisher_id, offer_id, "update", "refused: stale ETag", 412)
         raise ApiError(412, "PreconditionFailed", "The offer was changed by someone else; GET it again, "
                        "reapply your change and PUT with the new ETag.", retryable=False) from exc
+    except QuotaExceeded as exc:
+        # Not 429: waiting does not free an offer; the publisher reuses one or the operator raises the quota.
+        # Nothing is recorded, not even in the command log: the offer does not exist.
+        raise ApiError(403, exc.refusal.code, exc.refusal.message, retryable=False) from exc
     except FrozenFields as exc:
         await s.log.record(publisher_id, offer_id, "update", "refused: field fixed once live", 400, detail=str(exc))
         raise ApiError(400, "FieldFixedOnceLive", "Some fields cannot change once the offer is live.",

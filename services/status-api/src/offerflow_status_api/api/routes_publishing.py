@@ -85,7 +85,11 @@ class PublishBody(BaseModel):
 
 
 @router.post("/publish", status_code=202, summary="Publish: start a new operation at step 1", response_class=Response,
-             responses={**ACCEPTED, 409: error_doc("Another operation is running")})
+             responses={**ACCEPTED, 409: error_doc("Another operation is running"),
+                        429: {**error_doc("The publisher started the most publish runs allowed in the last hour "
+                                          "(RunQuotaExceeded); retry after the seconds in Retry-After"),
+                              "headers": {"Retry-After": {"description": "Seconds until the quota admits a run",
+                                                          "schema": {"type": "integer", "minimum": 1}}}}})
 async def publish(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
                   body: Annotated[PublishBody, Body()], idempotency_key: IdempotencyKey = None) -> Response:
     valid, invalid = parse_emails(body.metadata.notification_emails)

@@ -7,6 +7,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from offerflow_contract.envelope import Envelope
@@ -23,6 +24,30 @@ class MemoryUnitOfWork:
         self._answers: dict[str, Answer] = {}
         self._states: list[OfferState] = []
         self._support: list[dict[str, Any]] = []
+        self._runs: list[datetime] = []
+        self._publisher_locked = False
+
+    async def _lock_publisher(self) -> None:
+        if not self._publisher_locked:
+            await self._store.publisher_locks[self.publisher_id].acquire()
+            self._publisher_locked = True
+
+    def release(self) -> None:
+        if self._publisher_locked:
+            self._store.publisher_locks[self.publisher_id].release()
+            self._publisher_locked = False
+
+    async def publisher_offers(self) -> int:
+        await self._lock_publisher()
+        held = sum(1 for p, _ in self._store.states if p == self.publisher_id)
+        return held + (1 if self._states and self._key not in self._store.states else 0)
+
+    async def publisher_runs_since(self, since: datetime) -> list[datetime]:
+        await self._lock_publisher()
+        return [t for t in self._store.run_starts[self.publisher_id] + self._runs if t >= since]
+
+    async def record_run(self, run_id: str, at: datetime) -> None:
+        self._runs.append(at)
 
     async def recall(self, key: str) -> Answer | None:
         return self._store.answers.get((self.publisher_id, key))
@@ -54,6 +79,7 @@ class MemoryUnitOfWork:
             self._store.states[self._key] = self._states[-1]
         self._store.outbox += self._pending
         self._store.support += self._support
+        self._store.run_starts[self.publisher_id] += self._runs
         for key, answer in self._answers.items():
             self._store.answers[(self.publisher_id, key)] = answer
 
@@ -66,13 +92,19 @@ class MemoryCommandStore:
     support: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     locks: defaultdict[tuple[str, str], asyncio.Lock] = dataclasses.field(
         default_factory=lambda: defaultdict(asyncio.Lock))
+    publisher_locks: defaultdict[str, asyncio.Lock] = dataclasses.field(
+        default_factory=lambda: defaultdict(asyncio.Lock))
+    run_starts: defaultdict[str, list[datetime]] = dataclasses.field(default_factory=lambda: defaultdict(list))
 
     @asynccontextmanager
     async def offer(self, publisher_id: str, offer_id: str) -> AsyncIterator[MemoryUnitOfWork]:
         async with self.locks[(publisher_id, offer_id)]:
             uow = MemoryUnitOfWork(self, publisher_id, offer_id)
-            yield uow  # an exception leaves everything as it was: nothing is committed
-            uow.commit()
+            try:
+                yield uow  # an exception leaves everything as it was: nothing is committed
+                uow.commit()
+            finally:
+                uow.release()
 
     async def recall(self, publisher_id: str, key: str) -> Answer | None:
         return self.answers.get((publisher_id, key))

@@ -6,6 +6,7 @@ import hashlib
 import json
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from offerflow_contract.envelope import Envelope
@@ -56,6 +57,14 @@ class UnitOfWork(Protocol):
     def emit(self, envelope: Envelope) -> None: ...
 
     async def add_support_request(self, row: dict[str, Any]) -> None: ...
+
+    # Quotas. Each call first locks the publisher (until the transaction ends, after the offer's lock), so
+    # two commands of one publisher cannot both see room for one more.
+    async def publisher_offers(self) -> int: ...
+
+    async def publisher_runs_since(self, since: datetime) -> list[datetime]: ...
+
+    async def record_run(self, run_id: str, at: datetime) -> None: ...
 
 
 class CommandStore(Protocol):

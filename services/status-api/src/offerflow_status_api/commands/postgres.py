@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -63,6 +64,36 @@ class PgUnitOfWork:
     def __init__(self, conn: asyncpg.Connection, publisher_id: str, state: OfferState | None) -> None:
         self.conn, self.publisher_id, self.state = conn, publisher_id, state
         self._pending: list[Envelope] = []
+        self._publisher_locked = False
+
+    async def _lock_publisher(self) -> None:
+        # A transaction-scoped advisory lock: rows of a publisher's offers may not exist yet (a create), so
+        # there is no row to lock; released at commit or rollback.
+        if not self._publisher_locked:
+            await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                                    "offerflow.publisher:" + self.publisher_id)
+            self._publisher_locked = True
+
+    async def publisher_offers(self) -> int:
+        await self._lock_publisher()
+        return int(await self.conn.fetchval("SELECT count(*) FROM drafts WHERE publisher_id = $1",
+                                            self.publisher_id))
+
+    async def publisher_runs_since(self, since: datetime) -> list[datetime]:
+        await self._lock_publisher()
+        rows = await self.conn.fetch(
+            "SELECT started_at FROM publish_runs WHERE publisher_id = $1 AND started_at >= $2",
+            self.publisher_id, since)
+        return [r["started_at"] for r in rows]
+
+    async def record_run(self, run_id: str, at: datetime) -> None:
+        await self.conn.execute(
+            "INSERT INTO publish_runs (publisher_id, run_id, started_at) VALUES ($1, $2, $3)",
+            self.publisher_id, run_id, at)
+        # Only the last hour counts; rows older than a day go here, with the publisher locked, not in a cleanup job.
+        await self.conn.execute(
+            "DELETE FROM publish_runs WHERE publisher_id = $1 AND started_at < $2::timestamptz - interval '1 day'",
+            self.publisher_id, at)
 
     async def recall(self, key: str) -> Answer | None:
         r = await self.conn.fetchrow("SELECT * FROM idempotency_keys WHERE publisher_id = $1 AND key = $2",

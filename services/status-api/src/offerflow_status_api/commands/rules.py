@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from offerflow_contract.envelope import Event
 from offerflow_contract.events import OfferWentLive, PreviewReady, StageFailed, StepTimedOut
@@ -14,6 +16,43 @@ class Refusal:
     code: str
     message: str
     retryable: bool = False
+
+
+@dataclass(frozen=True)
+class Quotas:
+    """What one publisher may hold and start: decided on the command side, in the command's transaction."""
+
+    max_offers: int = 100
+    max_runs_per_hour: int = 30
+
+
+RUN_WINDOW = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class QuotaRefusal(Refusal):
+    retry_after: int | None = None  # seconds until the quota admits the command again; None: time does not help
+
+
+def offer_quota(quotas: Quotas, offers: int) -> QuotaRefusal | None:
+    """A new offer beyond the publisher's maximum is refused; waiting does not help (no Retry-After)."""
+    if offers < quotas.max_offers:
+        return None
+    return QuotaRefusal("OfferQuotaExceeded", f"The publisher already has {offers} offers, the most allowed "
+                        f"({quotas.max_offers}); update an existing offer or ask the operator for a higher quota.")
+
+
+def run_quota(quotas: Quotas, starts: list[datetime], now: datetime) -> QuotaRefusal | None:
+    """Publish beyond the publisher's runs in the last hour is refused until the oldest of them leaves the hour."""
+    recent = sorted(t for t in starts if now - t < RUN_WINDOW)
+    if len(recent) < quotas.max_runs_per_hour:
+        return None
+    # The run that must leave the window for one more to fit.
+    frees_at = recent[len(recent) - quotas.max_runs_per_hour] + RUN_WINDOW
+    wait = max(1, math.ceil((frees_at - now).total_seconds()))
+    return QuotaRefusal("RunQuotaExceeded", f"The publisher started {len(recent)} publish runs in the last hour, "
+                        f"the most allowed ({quotas.max_runs_per_hour}); retry in {wait} s.", retryable=True,
+                        retry_after=wait)
 
 
 _SIGNOFF_NAMES = {SignOff.GO_LIVE: "Go live", SignOff.CANCEL: "Cancel"}

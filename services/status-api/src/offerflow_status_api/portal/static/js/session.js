@@ -1,4 +1,5 @@
-// The publisher's credentials live in sessionStorage only: gone when the tab closes, never in a URL we keep.
+// The publisher's credentials live in sessionStorage only: gone when the tab closes, never in a URL.
+// The only way in is the sign-in form (views/signin.js), where the publisher types or pastes the token.
 const KEY = "offerflow.session";
 
 export function current() {
@@ -18,19 +19,21 @@ export function clear() {
   sessionStorage.removeItem(KEY);
 }
 
-// `make up` prints …/portal/#publisher=demo&token=…: the fragment never reaches the server. Read it once,
-// keep it in sessionStorage and wipe it from the address bar (and from history) at once.
-export function takeFromFragment() {
+// A credential in a link (…/portal/#publisher=…&token=…, ?token=…, #/offers?token=…) never signs anyone in:
+// anyone can send a link, and it would sign the reader into the sender's account. It is wiped from the address
+// bar (replaceState: the history entry keeps no token) and the sign-in form says why. The route the link asked
+// for (its `next`, or its own route) is kept: after signing in with their own token the publisher lands there.
+const CREDENTIAL = /(^|[?&#])(publisher|token|access_?token|api_?token)=/i;
+
+export function refuseLinkCredentials() {
   const hash = location.hash.replace(/^#/, "");
-  if (!/(^|&)token=/.test(hash)) return false;
-  const params = new URLSearchParams(hash);
-  const publisher = params.get("publisher");
-  const token = params.get("token");
-  const next = params.get("next");
-  history.replaceState(null, "", location.pathname + location.search + (next && next.startsWith("/") ? "#" + next : "#/offers"));
-  if (publisher && token) {
-    save(publisher, token);
-    return true;
-  }
-  return false;
+  if (!CREDENTIAL.test(location.search) && !CREDENTIAL.test(hash)) return false;
+  const q = hash.indexOf("?");
+  const route = hash.startsWith("/");
+  const params = new URLSearchParams(route ? (q < 0 ? "" : hash.slice(q + 1)) : hash);
+  const next = params.get("next") || (route ? hash.slice(0, q < 0 ? undefined : q) : null);
+  const query = new URLSearchParams({ link: "1" });
+  if (next && next.startsWith("/") && !next.startsWith("/signin")) query.set("next", next);
+  history.replaceState(null, "", location.pathname + "#/signin?" + query.toString());
+  return true;
 }

@@ -10,7 +10,8 @@ export function renderSignIn(view) {
     spellcheck: "false", pattern: "[A-Za-z0-9][A-Za-z0-9_.\\-]{0,49}" });
   const tok = h("input", { id: "signin-token", name: "token", type: "password", required: true, autocomplete: "current-password" });
   const btn = h("button", { type: "submit", class: "btn btn-primary" }, "Sign in");
-  const form = h("form", { class: "card narrow", novalidate: true, onsubmit: async (e) => {
+  // method=post: even a submission without this script would carry the token in a body, never in a URL.
+  const form = h("form", { class: "card narrow", method: "post", novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
     err.replaceChildren();
     if (!pub.value.trim() || !tok.value.trim()) {
@@ -34,11 +35,14 @@ export function renderSignIn(view) {
   } },
   h("p", {}, "Sign in with your publisher ID and an API token. The token stays in this browser tab only."),
   query.get("expired") ? h("p", { class: "alert alert-warning" }, "Your session ended or the token was revoked. Sign in again.") : null,
+  query.get("link") ? h("p", { class: "alert alert-warning", role: "alert" },
+    "The link you opened carried sign-in details. Links never sign you in, so it was removed from the address bar. "
+    + "Sign in with your own publisher ID and token, and do not share tokens in links.") : null,
   err,
   h("div", { class: "field" }, h("label", { for: pub.id }, "Publisher ID"), pub),
   h("div", { class: "field" }, h("label", { for: tok.id }, "API token"), tok,
     h("p", { class: "hint" }, "An administrator creates tokens (", h("code", {}, "offerflow tokens create PUBLISHER"), "); ",
-      h("code", {}, "make up"), " prints a portal link that signs you in.")),
+      h("code", {}, "make up"), " prints the demo publisher's token next to the portal address.")),
   h("div", { class: "actions" }, btn));
   view.append(h("h1", {}, "Sign in"), form);
   return null;
