@@ -201,6 +201,9 @@ async def test_table_destination_creates_the_table_and_inserts_once() -> None:
     # The database's owner: it may create the schema and the sender's table in it (the services' role may not).
     dsn = os.environ.get("OFFERFLOW_DATABASE_MIGRATION_DSN") or os.environ["OFFERFLOW_DATABASE_DSN"]
     schema = f"leads_{uuid.uuid4().hex[:8]}"
+    # Here the test cluster stands in for the publisher's own database, so it is named as an egress exception;
+    # a policy built from the services' settings always refuses the platform's database (tests/security/test_ssrf.py).
+    name_local(dsn)
     admin = await asyncpg.connect(dsn)
     try:
         await admin.execute(f"CREATE SCHEMA {schema}")

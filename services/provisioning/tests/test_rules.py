@@ -96,5 +96,6 @@ def test_production_refuses_plaintext_endpoints(tmp_path: Path, monkeypatch: pyt
     assert Settings().regions.names == ["eastus"]  # development: fine
     monkeypatch.setenv("OFFERFLOW_ENVIRONMENT", "production")
     monkeypatch.setenv("OFFERFLOW_SECRETS_KEY", "x" * 44)
+    monkeypatch.delenv("OFFERFLOW_FILE_URL_ROOT", raising=False)  # the test stack's development file root
     with pytest.raises(ValueError, match="OFFERFLOW_PROVISIONING_REGION_MAP_FILE"):
         Settings()

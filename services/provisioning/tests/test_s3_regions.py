@@ -73,8 +73,8 @@ class _OnPart:
     def __init__(self, inner: MemoryDiskSource, part: int, part_size: int, action: Any) -> None:
         self.inner, self.part, self.part_size, self.action = inner, part, part_size, action
 
-    def open(self, url: str) -> BinaryIO:
-        stream = self.inner.open(url)
+    def open(self, url: str, publisher: str | None = None) -> BinaryIO:
+        stream = self.inner.open(url, publisher)
         outer = self
 
         class Hooked:
