@@ -49,8 +49,8 @@ from tests.offers.factory import complete_offer  # noqa: E402
 V = {"api-version": "2017-10-31"}
 # The dev stack raises the status-api's quotas and rate limits so that the suites never meet them; the benchmark
 # takes them away again, so the status-api runs with its own defaults (what production gets).
-SUITE_LIMITS = re.compile(r"OFFERFLOW_STATUS_API_(?:(?:WRITE|READ)_(?:RATE|BURST)|MAX_OFFERS_PER_PUBLISHER|"
-                          r"MAX_RUNS_PER_HOUR)")
+SUITE_LIMITS = re.compile(r"OFFERFLOW_STATUS_API_(?:(?:WRITE|READ)_(?:RATE|BURST)|(?:WRITE|READ)S_IN_FLIGHT|"
+                          r"MAX_OFFERS_PER_PUBLISHER|MAX_RUNS_PER_HOUR)")
 
 
 class DefaultLimitsStack(Stack):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -158,6 +159,52 @@ def test_a_burst_of_puts_from_one_token_gets_429_with_retry_after(limited: Limit
     # After Retry-After the token may write again.
     time.sleep(int(limited_ones[-1].headers["Retry-After"]))
     assert burst.put(offer, {"definition": {"displayText": "Again"}}).status_code == 200
+
+
+def test_one_write_beyond_the_in_flight_cap_is_429_at_once(limited: LimitedApi) -> None:
+    """Four PUTs of one token whose bodies are still arriving hold the token's four places for writes (the
+    status-api's default); a fifth is refused at once, while reads and other tokens go on."""
+    who = limited.new_publisher("inflight")
+    me = client(limited, who)
+    offer = unique("inflight")
+    assert me.put(offer, {"definition": {"displayText": "In flight"}}).status_code == 201
+    go, sending = threading.Event(), threading.Semaphore(0)
+
+    def slow_put(i: int) -> int:
+        def body() -> Iterator[bytes]:
+            yield b'{"definition": {"displayText": '
+            sending.release()
+            assert go.wait(30)
+            yield f'"Slow {i}"}}}}'.encode()
+
+        with httpx.Client(base_url=limited.url, timeout=60,
+                          headers={"Authorization": f"Bearer {who.token}"}) as c:
+            r = c.put(me.offer_url(offer), params=V, content=body(),
+                      headers={"If-Match": "*", "Content-Type": "application/json"})
+            return r.status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        held = [pool.submit(slow_put, i) for i in range(4)]
+        try:
+            for _ in range(4):
+                assert sending.acquire(timeout=15), "a slow PUT did not start"
+            time.sleep(0.5)  # their heads have reached the server (the bodies wait)
+            started = time.monotonic()
+            r = me.http.put(me.offer_url(offer), params=V, json={"definition": {"displayText": "Fifth"}},
+                            headers={"If-Match": "*"})
+            error = api_error(r, 429)
+            assert time.monotonic() - started < 5  # at once, not after the others
+            assert error["code"] == "TooManyRequests" and "4 changes at once" in error["message"]
+            assert r.headers["Retry-After"] == "1"
+            # Reads of the same token and writes of another are not held back.
+            assert me.http.get(me.offer_url(offer), params=V).status_code == 200
+            other = client(limited, limited.new_publisher("inflight-other"))
+            assert other.put(unique("other"), {"definition": {"displayText": "Other"}}).status_code == 201
+        finally:
+            go.set()
+        assert [f.result(timeout=60) for f in held] == [200] * 4
+    # The places are free again once the four are answered.
+    assert me.put(offer, {"definition": {"displayText": "After"}}).status_code == 200
 
 
 def test_admin_and_health_are_not_rate_limited(limited: LimitedApi) -> None:

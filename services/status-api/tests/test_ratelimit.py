@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -11,7 +14,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from offerflow_status_api.api.app import create_app
-from offerflow_status_api.api.ratelimit import Bucket, Limiter, Rate, RateLimits, retry_after
+from offerflow_status_api.api.ratelimit import Bucket, InFlight, Limiter, Rate, RateLimit, RateLimits, retry_after
 from offerflow_status_api.settings import Settings
 
 OFFER = "/api/publishers/contoso/offers/demo?api-version=2017-10-31"
@@ -69,7 +72,7 @@ async def no_resources(_: FastAPI) -> Callable[[], Awaitable[None]]:
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    limits = RateLimits(writes=Rate(0.001, 3), reads=Rate(0.001, 5))
+    limits = RateLimits(writes=Rate(0.001, 3), reads=Rate(0.001, 5), writes_in_flight=2, reads_in_flight=2)
     app = create_app(no_resources, rate_limits=limits, admin_token=ADMIN)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
@@ -114,3 +117,148 @@ def test_settings_refuse_a_burst_below_the_rate() -> None:
     with pytest.raises(ValidationError):
         Settings(max_streams_per_token=0)
     assert Settings().max_runs_per_hour == 30 and Settings().max_offers_per_publisher == 100
+
+
+def test_settings_refuse_no_requests_in_flight() -> None:
+    for name in ("writes_in_flight", "reads_in_flight"):
+        with pytest.raises(ValidationError, match=name):
+            Settings(**{name: 0})
+    assert (Settings().writes_in_flight, Settings().reads_in_flight) == (4, 8)
+    with pytest.raises(ValueError, match="at least 1"):
+        RateLimits(writes_in_flight=0)
+
+
+def test_in_flight_counts_per_token_and_kind_and_forgets_idle_tokens() -> None:
+    flight = InFlight(RateLimits(writes_in_flight=2, reads_in_flight=1))
+    assert [flight.enter("t1", write=True) for _ in range(3)] == [True, True, False]
+    assert flight.enter("t1", write=False) and not flight.enter("t1", write=False)
+    assert flight.enter("t2", write=True)  # another token has its own places
+    flight.leave("t1", write=True)
+    assert flight.enter("t1", write=True)
+    for key, write in (("t1", True), ("t1", True), ("t1", False), ("t2", True)):
+        flight.leave(key, write)
+    assert flight._counts == {}  # nothing kept for tokens with no work in progress
+
+
+class SlowApp:
+    """An ASGI app that holds every request until released, and counts what reached it (a body read too)."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.reached = 0
+        self.bodies_read = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.reached += 1
+        if scope["method"] != "GET":
+            await receive()
+            self.bodies_read += 1
+        await self.release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+async def call(app: Any, method: str, token: str, path: str = "/api/publishers/p/offers/o") -> dict[str, Any]:
+    """Runs one request through ``app``: its status, headers and body."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": method, "path": path, "query_string": b"",
+             "headers": [(b"authorization", f"Bearer {token}".encode())]}
+    await app(scope, receive, send)
+    start = sent[0]
+    return {"status": start["status"], "headers": {k.decode(): v.decode() for k, v in start["headers"]},
+            "body": b"".join(m.get("body", b"") for m in sent[1:])}
+
+
+def test_one_request_over_the_in_flight_cap_is_429_at_once_without_reaching_the_app() -> None:
+    async def scenario() -> None:
+        inner = SlowApp()
+        limiter = RateLimit(inner, limits=RateLimits(writes=Rate(1000.0, 1000), reads=Rate(1000.0, 1000),
+                                                     writes_in_flight=3, reads_in_flight=2))
+        held = [asyncio.create_task(call(limiter, "PUT", "a")) for _ in range(3)]
+        reads = [asyncio.create_task(call(limiter, "GET", "a")) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        assert inner.reached == 5
+        # The fourth write of the same token: refused at once, body unread, the app never called.
+        refused = await asyncio.wait_for(call(limiter, "PUT", "a"), 1)
+        assert refused["status"] == 429
+        assert refused["headers"]["retry-after"] == "1" and refused["headers"]["connection"] == "close"
+        assert b"at most 3 changes at once" in refused["body"]
+        assert (await asyncio.wait_for(call(limiter, "GET", "a"), 1))["status"] == 429
+        assert inner.reached == 5 and inner.bodies_read == 3
+        # Another token is not held back by it.
+        other = asyncio.create_task(call(limiter, "PUT", "b"))
+        await asyncio.sleep(0.01)
+        assert inner.reached == 6
+        inner.release.set()
+        assert [r["status"] for r in await asyncio.gather(*held, *reads, other)] == [200] * 6
+        # Once answered, the places are free again.
+        assert limiter.in_flight._counts == {}
+        assert (await call(limiter, "PUT", "a"))["status"] == 200
+
+    asyncio.run(scenario())
+
+
+def test_a_refusal_by_the_cap_takes_nothing_from_the_bucket() -> None:
+    async def scenario() -> None:
+        inner = SlowApp()
+        limiter = RateLimit(inner, limits=RateLimits(writes=Rate(0.001, 2), writes_in_flight=1))
+        held = asyncio.create_task(call(limiter, "PUT", "a"))  # takes one of the bucket's two
+        await asyncio.sleep(0.01)
+        refused = [await call(limiter, "PUT", "a") for _ in range(5)]
+        assert [r["status"] for r in refused] == [429] * 5 and b"at once" in refused[0]["body"]
+        inner.release.set()
+        assert (await held)["status"] == 200
+        assert (await call(limiter, "PUT", "a"))["status"] == 200  # the bucket's second is still there
+        over = await call(limiter, "PUT", "a")
+        assert over["status"] == 429 and b"per second" in over["body"]
+
+    asyncio.run(scenario())
+
+
+def test_a_failing_app_frees_its_place() -> None:
+    async def boom(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("the route failed")
+
+    async def scenario() -> None:
+        limiter = RateLimit(boom, limits=RateLimits(writes_in_flight=1))
+        for _ in range(3):  # each would be refused by the cap if the one before still held the place
+            with pytest.raises(RuntimeError):
+                await call(limiter, "PUT", "a")
+        assert limiter.in_flight.count(limiter_key("a"), write=True) == 0
+
+    asyncio.run(scenario())
+
+
+def limiter_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def test_a_stream_stops_counting_once_its_answer_has_started() -> None:
+    async def stream(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        started.set()
+        await forever.wait()  # a status stream stays open long after its answer started
+        await send({"type": "http.response.body", "body": b""})
+
+    started, forever = asyncio.Event(), asyncio.Event()
+
+    async def scenario() -> None:
+        limiter = RateLimit(stream, limits=RateLimits(reads_in_flight=1))
+        first = asyncio.create_task(call(limiter, "GET", "a"))
+        await started.wait()
+        assert limiter.in_flight.count(limiter_key("a"), write=False) == 0
+        started.clear()
+        second = asyncio.create_task(call(limiter, "GET", "a"))
+        await asyncio.wait_for(started.wait(), 1)  # not refused: the first no longer holds the place
+        forever.set()
+        assert [r["status"] for r in await asyncio.gather(first, second)] == [200, 200]
+
+    asyncio.run(scenario())
+

@@ -105,7 +105,8 @@ def build_api(settings: Settings) -> FastAPI:
 
     admin = settings.admin_token.get_secret_value() if settings.admin_token else None
     limits = RateLimits(writes=Rate(settings.write_rate, settings.write_burst),
-                        reads=Rate(settings.read_rate, settings.read_burst))
+                        reads=Rate(settings.read_rate, settings.read_burst),
+                        writes_in_flight=settings.writes_in_flight, reads_in_flight=settings.reads_in_flight)
     return create_app(open_resources, max_body_bytes=settings.max_body_bytes, rate_limits=limits,
                       admin_token=admin)
 

@@ -1,5 +1,11 @@
-"""Per-token rate limits: a token bucket per bearer token, one for writes and one for reads, answered 429 with
-``Retry-After`` before anything else runs.
+"""Per-token rate limits: a token bucket per bearer token, one for writes and one for reads, and a cap on the
+token's requests in flight (writes and reads apart), answered 429 with ``Retry-After`` before anything else runs.
+
+Why a cap besides the buckets: a bucket lets a burst of its size in at once, and one process serves every
+publisher, so sixty accepted PUTs of one token queue every other publisher behind them for database connections
+and the event loop. With the cap a token holds at most a few requests in work at any moment, whatever its
+client's concurrency; the rest are refused at once, cheaply. A request stops counting as in flight when its
+answer starts (a status stream holds its place in the stream registry, not here).
 
 A pure ASGI middleware, outermost: a refused request costs no body read, no database lookup and no route. Only
 the publisher API (``/api/…``) is limited, per token; health, readiness, metrics, the portal's files, the OpenAPI
@@ -20,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from offerflow_status_api.api.errors import ApiError, error_response
 
@@ -42,6 +48,12 @@ class Rate:
 class RateLimits:
     writes: Rate = Rate(20.0, 60)
     reads: Rate = Rate(50.0, 200)
+    writes_in_flight: int = 4
+    reads_in_flight: int = 8
+
+    def __post_init__(self) -> None:
+        if self.writes_in_flight < 1 or self.reads_in_flight < 1:
+            raise ValueError("requests in flight per token must be at least 1")
 
 
 class Bucket:
@@ -79,6 +91,33 @@ class Limiter:
         return bucket.take(now)
 
 
+class InFlight:
+    """Requests of each token (and kind) being worked on; a key is forgotten when its count drops to zero, so
+    the table holds only tokens with work in progress."""
+
+    def __init__(self, limits: RateLimits) -> None:
+        self.limits = limits
+        self._counts: dict[tuple[str, bool], int] = {}
+
+    def enter(self, key: str, write: bool) -> bool:
+        """Takes a place for one more request; False (nothing taken) when the token holds the most already."""
+        held = self._counts.get((key, write), 0)
+        if held >= (self.limits.writes_in_flight if write else self.limits.reads_in_flight):
+            return False
+        self._counts[(key, write)] = held + 1
+        return True
+
+    def leave(self, key: str, write: bool) -> None:
+        held = self._counts.get((key, write), 0) - 1
+        if held > 0:
+            self._counts[(key, write)] = held
+        else:
+            self._counts.pop((key, write), None)
+
+    def count(self, key: str, write: bool) -> int:
+        return self._counts.get((key, write), 0)
+
+
 def bearer(scope: Scope) -> str | None:
     for name, value in scope.get("headers", []):
         if name.lower() == b"authorization":
@@ -96,6 +135,7 @@ class RateLimit:
                  limiter: Limiter | None = None) -> None:
         self.app, self.admin_token = app, admin_token
         self.limiter = limiter or Limiter(limits)
+        self.in_flight = InFlight(self.limiter.limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = bearer(scope) if scope["type"] == "http" and scope.get("path", "").startswith("/api/") else None
@@ -103,17 +143,46 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         write = scope.get("method", "GET") not in READ_METHODS
-        wait = self.limiter.check(hashlib.sha256(token.encode()).hexdigest(), write)
-        if wait <= 0:
-            await self.app(scope, receive, send)
+        key = hashlib.sha256(token.encode()).hexdigest()
+        limits = self.limiter.limits
+        # The cap first: a request refused for it takes nothing from the bucket.
+        if not self.in_flight.enter(key, write):
+            at_once = limits.writes_in_flight if write else limits.reads_in_flight
+            await self._refuse(scope, receive, send, write, 1,
+                               f"at most {at_once} {'changes' if write else 'reads'} at once per token")
             return
-        rate = self.limiter.limits.writes if write else self.limiter.limits.reads
-        seconds = retry_after(wait)
+        left = False
+
+        def leave() -> None:
+            nonlocal left
+            if not left:
+                left = True
+                self.in_flight.leave(key, write)
+
+        try:
+            wait = self.limiter.check(key, write)
+            if wait > 0:
+                leave()
+                rate = limits.writes if write else limits.reads
+                await self._refuse(scope, receive, send, write, retry_after(wait),
+                                   f"at most {rate.per_second:g} per second (bursts of {rate.burst})")
+                return
+
+            async def send_leaving(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    leave()  # the work is done; a stream's place is the stream registry's
+                await send(message)
+
+            await self.app(scope, receive, send_leaving)
+        finally:
+            leave()
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, write: bool, seconds: int, limit: str) -> None:
         headers = {"Retry-After": str(seconds)}
         if write:  # its body is never read, so the connection cannot carry another request
             headers["Connection"] = "close"
         error = ApiError(429, "TooManyRequests",
-                         f"Too many {'changes' if write else 'reads'} with this token: at most {rate.per_second:g} "
-                         f"per second (bursts of {rate.burst}); retry in {seconds} s.", retryable=True,
-                         headers=headers)
+                         f"Too many {'changes' if write else 'reads'} with this token: {limit}; retry in "
+                         f"{seconds} s.", retryable=True, headers=headers)
         await error_response(error)(scope, receive, send)
