@@ -21,6 +21,7 @@ from offerflow_packaging.adapters.lead_table import TableSender
 from offerflow_packaging.adapters.leads import LeadRouter, MemoryLeadSender
 from offerflow_packaging.adapters.pages import MemoryPageStore
 from offerflow_shared.offer import MARKETPLACE
+from offerflow_shared.urls import redact as redact_url
 from tests.egress_net import name_local, named_policy
 
 
@@ -161,7 +162,7 @@ def test_address_classification_and_redaction() -> None:
                     "0.0.0.0", "::ffff:127.0.0.1", "224.0.0.1"):
         assert not lead_rules.is_public_address(private), private
     assert lead_rules.is_public_address("8.8.8.8") and lead_rules.is_public_address("2001:4860:4860::8888")
-    assert lead_rules.redact_url("https://a:b@h.example:8443/p/q?sig=x#f") == "https://h.example:8443/p/q"
+    assert redact_url("https://a:b@h.example:8443/p/q?sig=x#f") == "https://h.example:8443/p/q"
     assert lead_rules.destination(definition("None")) is None
     assert lead_rules.destination(definition("azureTable")) == lead_rules.TABLE
 

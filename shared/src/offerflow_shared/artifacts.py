@@ -21,6 +21,7 @@ import httpx
 
 from offerflow_shared import egress
 from offerflow_shared.egress_policy import NOT_ALLOWED, NOT_FETCHED, EgressError, EgressPolicy
+from offerflow_shared.urls import redact as redact  # re-exported: callers name it from here
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 
@@ -33,14 +34,6 @@ class ArtifactSource(Protocol):
     async def fetch(self, url: str, publisher: str | None = None) -> bytes:
         """The artifact's bytes, or ArtifactError. ``publisher``: whose folder a ``file://`` URL may name."""
         ...
-
-
-def redact(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
 
 
 @dataclass

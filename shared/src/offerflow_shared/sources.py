@@ -32,6 +32,7 @@ import httpx
 
 from offerflow_shared import egress
 from offerflow_shared.egress_policy import NOT_ALLOWED, NOT_FETCHED, EgressError, EgressPolicy
+from offerflow_shared.urls import redact as redact  # re-exported: callers name it from here
 
 DEFAULT_CHUNK_BYTES = 1024 * 1024
 
@@ -72,16 +73,6 @@ class DiskSource(Protocol):
     def local_file(self, url: str, publisher: str | None = None) -> Path | None:
         """The checked local path of a ``file://`` URL (tested in place), None for a remote URL."""
         ...
-
-
-def redact(url: str) -> str:
-    """The URL without userinfo, query and fragment: credentials and signatures live there and must never reach
-    a message or a log."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="").geturl()
 
 
 def local_path(url: str) -> Path | None:

@@ -10,7 +10,6 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from offerflow_packaging.sanitize import text
 from offerflow_shared import egress_policy
@@ -171,19 +170,6 @@ def make_test_lead(run_id: str, publisher: str, offer: str, definition: dict[str
 def lead_source(offer_title: str, action: str = ACTION) -> str:
     """``Source-Action | Offer``."""
     return f"{SOURCE}-{action} | {offer_title}"
-
-
-def redact_url(url: str) -> str:
-    """Scheme, host, port and path only: credentials, query strings (signatures, keys) never leave here."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<unparseable URL>"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def is_public_address(address: str) -> bool:

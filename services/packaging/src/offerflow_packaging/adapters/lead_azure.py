@@ -32,6 +32,7 @@ from offerflow_shared.offer_rules.connection_strings import (
     parse_storage_connection,
 )
 from offerflow_shared.offer_rules.leads import CONTAINER_NAME
+from offerflow_shared.urls import redact as redact_url
 
 TABLE_NAME = "marketplaceleads"  # the table the marketplace writes leads into
 TABLE_VERSION = "2019-02-02"
@@ -84,10 +85,6 @@ def _connection(config: Mapping[str, Any], service: Service, what: str) -> Stora
         raise LeadConfigError(f"leadConfiguration.connectionString is not usable: it {exc}") from exc
 
 
-def _shown(url: str) -> str:
-    return lead_rules.redact_url(url)
-
-
 class _StorageClient:
     """Signs and sends requests to one storage service of one account."""
 
@@ -113,7 +110,7 @@ class _StorageClient:
             headers["Authorization"] = sign(to_sign, self.conn.account, self.conn.key)
         elif self.conn.sas:
             url += ("&" if "?" in url else "?") + self.conn.sas
-        return await send_request(method, url, _shown(url), guard=self.guard, seconds=self.timeout,
+        return await send_request(method, url, redact_url(url), guard=self.guard, seconds=self.timeout,
                                   verify=self.verify, headers=headers, content=body)
 
 

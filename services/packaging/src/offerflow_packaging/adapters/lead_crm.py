@@ -28,6 +28,7 @@ from offerflow_packaging.adapters.lead_http import TargetGuard, refuse_redirect,
 from offerflow_packaging.adapters.leads import LeadRefused
 from offerflow_packaging.lead_rules import Lead, LeadConfigError
 from offerflow_shared.offer_rules.leads import MUNCHKIN
+from offerflow_shared.urls import redact as redact_url
 
 DYNAMICS_API = "api/data/v9.2"
 DUPLICATE_RECORD = "0x80040237"  # Dataverse's "a record with these key values already exists"
@@ -98,7 +99,7 @@ class DynamicsSender:
                 f"the Microsoft identity platform refused the Dynamics credentials ({_said(why, 60)}); check the "
                 f"{fields} and that the application user exists in the Dynamics instance")
         target = f"{instance}/{DYNAMICS_API}/leads"
-        shown = lead_rules.redact_url(target)
+        shown = redact_url(target)
         created = await send_request(
             "POST", target, shown, guard=self.guard, seconds=self.timeout, verify=self.verify,
             json=lead.dynamics_lead(),

@@ -24,6 +24,7 @@ from offerflow_packaging.adapters.leads import LeadRefused
 from offerflow_packaging.lead_rules import Lead
 from offerflow_shared import egress
 from offerflow_shared.egress_policy import NOT_ALLOWED, NOT_FETCHED, EgressError, EgressPolicy
+from offerflow_shared.urls import redact as redact_url
 
 
 def tls_context(extra_ca_file: Path | None = None) -> ssl.SSLContext:
@@ -49,7 +50,7 @@ class TargetGuard:
 
     async def check_url(self, url: str, what: str) -> str:
         """The redacted URL, once its scheme and host are acceptable (the address is checked on connect)."""
-        shown = lead_rules.redact_url(url)
+        shown = redact_url(url)
         try:
             egress.check_url(self.policy, url, ("https",))
         except EgressError as exc:
