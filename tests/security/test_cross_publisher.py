@@ -7,8 +7,6 @@ publisher (services/certification/README.md, *Reuse*).
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +17,9 @@ import pytest
 from stack import Stack, create_publisher
 
 from offerflow_contract import topics
-from offerflow_contract.topics import PARTITIONS
 from tests.e2e.client import Api, V, offer_doc, unique
 from tests.images.builder import build_linux_vhd
+from tests.security.kafka_records import read_records
 from tests.security.sinkmail import wait_mails
 
 pytestmark = pytest.mark.e2e
@@ -109,31 +107,10 @@ def test_b_mails_carry_nothing_of_a(stack: Stack, pair: tuple[Published, Publish
 
 def _records_of(bootstrap: str, offer: str) -> list[str]:
     """Every record keyed by ``offer`` on the stage topics and the notifications topic."""
-    from aiokafka import AIOKafkaConsumer
-    from aiokafka.structs import TopicPartition
-
     names = [t.name for t in (topics.VALIDATION, topics.CERTIFICATION, topics.PROVISIONING, topics.PACKAGING,
                               topics.NOTIFICATIONS)]
-
-    async def read() -> list[str]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            parts = [TopicPartition(n, p) for n in names for p in range(PARTITIONS)]
-            consumer.assign(parts)
-            await consumer.seek_to_beginning(*parts)
-            ends = await consumer.end_offsets(parts)
-            out: list[str] = []
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and any([await consumer.position(tp) < ends[tp] for tp in parts]):
-                for records in (await consumer.getmany(timeout_ms=1000)).values():
-                    out += [rec.value.decode(errors="replace") for rec in records
-                            if rec.key == offer.encode() and rec.value is not None]
-            return out
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(read())
+    return [rec.value.decode(errors="replace") for rec in read_records(bootstrap, names, seconds=60)
+            if rec.key == offer.encode() and rec.value is not None]
 
 
 def test_b_events_carry_nothing_of_a(stack: Stack, pair: tuple[Published, Published]) -> None:

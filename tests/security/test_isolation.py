@@ -7,7 +7,6 @@ offer that has really run (operations, reports, preview), plus what must never l
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -19,9 +18,9 @@ import pytest
 from stack import Stack, create_publisher
 
 from offerflow_contract import topics
-from offerflow_contract.topics import PARTITIONS
 from tests.e2e.client import Api, V, offer_doc, unique
 from tests.images.builder import build_linux_vhd
+from tests.security.kafka_records import read_records
 
 pytestmark = pytest.mark.e2e
 
@@ -147,37 +146,8 @@ def test_chunked_bodies_are_bounded_too(owner: Api) -> None:
 
 
 def _read_all_records(bootstrap: str) -> list[str]:
-    from aiokafka import AIOKafkaConsumer
-    from aiokafka.structs import TopicPartition
-
-    async def read() -> list[str]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                    auto_offset_reset="earliest")
-        await consumer.start()
-        try:
-            # Every topic and its .dlq is created with PARTITIONS partitions (offerflow_contract.topics).
-            parts = [TopicPartition(name, p) for name in topics.all_topic_names(with_dlq=True)
-                     for p in range(PARTITIONS)]
-            consumer.assign(parts)
-            await consumer.seek_to_beginning(*parts)
-            ends = await consumer.end_offsets(parts)
-            texts: list[str] = []
-
-            async def behind() -> bool:
-                return any([await consumer.position(tp) < ends[tp] for tp in parts])
-
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and await behind():
-                for records in (await consumer.getmany(timeout_ms=1000)).values():
-                    for rec in records:
-                        headers = " ".join(f"{k}={v!r}" for k, v in rec.headers or ())
-                        texts.append(f"{rec.key!r} {rec.value!r} {headers}")
-            assert not await behind(), "topics not read to the end"
-            return texts
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(read())
+    records = read_records(bootstrap, topics.all_topic_names(with_dlq=True), seconds=60)
+    return [f"{rec.key!r} {rec.value!r} " + " ".join(f"{k}={v!r}" for k, v in rec.headers or ()) for rec in records]
 
 
 def test_a_planted_lead_secret_appears_nowhere(stack: Stack, owner: Api, tmp_path: Path) -> None:

@@ -22,7 +22,6 @@ pipeline carries the disk URL, signature included, in its events (not sealed), s
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
@@ -38,11 +37,11 @@ import httpx
 import pytest
 from stack import Stack, create_publisher, free_port
 
-from offerflow_contract import topics
 from tests.e2e.client import Api, V, offer_doc, unique
 from tests.images.builder import build_linux_vhd
 from tests.offers.publisher_storage import publisher_store, upload_presigned
 from tests.security import sinkmail
+from tests.security.kafka_records import read_records
 
 pytestmark = pytest.mark.e2e
 
@@ -171,45 +170,10 @@ def _find(markers: dict[str, str], where: str, data: bytes, disk_urls: tuple[str
 
 def _kafka_records(bootstrap: str) -> list[tuple[str, bytes]]:
     """Every record of every topic (Faust's own included), raw: ``(topic/partition@offset, key value headers)``."""
-    from aiokafka import AIOKafkaConsumer
-
-    async def read() -> list[tuple[str, bytes]]:
-        lister = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-        await lister.start()
-        try:
-            names = sorted(t for t in await lister.topics() if not t.startswith("__"))
-        finally:
-            await lister.stop()
-        # Subscribed without a group, the consumer is given every partition of every topic named.
-        consumer = AIOKafkaConsumer(*names, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                    auto_offset_reset="earliest")
-        await consumer.start()
-        try:
-            deadline = time.monotonic() + 120
-            for _ in range(300):  # the assignment arrives with the first metadata, within a minute
-                if consumer.assignment():
-                    break
-                await asyncio.sleep(0.2)
-            parts = sorted(consumer.assignment())
-            assert {tp.topic for tp in parts} >= set(topics.all_topic_names(with_dlq=True)), parts
-            ends = await consumer.end_offsets(parts)
-            out: list[tuple[str, bytes]] = []
-
-            async def behind() -> bool:
-                return any([await consumer.position(tp) < ends[tp] for tp in parts])
-
-            while time.monotonic() < deadline and await behind():
-                for tp, records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).items():
-                    for rec in records:
-                        raw = b" ".join([rec.key or b"", rec.value or b"",
-                                         *(k.encode() + b"=" + (v or b"") for k, v in rec.headers or ())])
-                        out.append((f"kafka {tp.topic}/{tp.partition}@{rec.offset}", raw))
-            assert not await behind(), "topics not read to the end"
-            return out
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(read())
+    return [(f"kafka {rec.topic}/{rec.partition}@{rec.offset}",
+             b" ".join([rec.key or b"", rec.value or b"",
+                        *(k.encode() + b"=" + (v or b"") for k, v in rec.headers or ())]))
+            for rec in read_records(bootstrap)]
 
 
 def test_no_service_log_holds_a_planted_secret(stack: Stack, sweep: Sweep) -> None:
