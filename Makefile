@@ -3,19 +3,24 @@ SHELL := /bin/bash
 PY := uv run python
 PYTEST_ARGS ?=
 
-.PHONY: up test install check lint typecheck unit samples bench bench-rebuild bench-fairness chaos clean
+.PHONY: up test test-staging install check lint typecheck unit samples bench bench-rebuild bench-fairness bench-staging chaos clean
 
 up: install
 	$(PY) deploy/dev/stack.py up
 
+# Every boot check variant under QEMU takes a minute or more each: `make test` boots one image (the e2e staging
+# test); `make test-staging` boots them all.
 test: install
-	$(PY) deploy/dev/stack.py with-infra .run/test -- uv run pytest $(PYTEST_ARGS)
+	$(PY) deploy/dev/stack.py with-infra .run/test -- uv run pytest -m "not staging" $(PYTEST_ARGS)
+
+test-staging: install
+	$(PY) deploy/dev/stack.py with-infra .run/test-staging -- uv run pytest -m staging $(PYTEST_ARGS)
 
 install:
 	@scripts/install
 
 unit: install
-	uv run pytest -m "not e2e and not integration" $(PYTEST_ARGS)
+	uv run pytest -m "not e2e and not integration and not staging" $(PYTEST_ARGS)
 
 lint: install
 	uv run ruff check .
@@ -36,6 +41,9 @@ chaos: install
 
 bench-rebuild: install
 	$(PY) deploy/dev/stack.py with-infra .run/bench-rebuild -- uv run python bench/rebuild.py
+
+bench-staging: install
+	$(PY) bench/staging.py
 
 bench-fairness: install
 	$(PY) deploy/dev/stack.py with-infra .run/bench-fairness -- uv run python bench/fairness.py

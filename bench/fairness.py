@@ -25,6 +25,7 @@ import asyncio
 import copy
 import math
 import multiprocessing as mp
+import os
 import re
 import statistics
 import sys
@@ -75,11 +76,15 @@ class Trickle:
 
     latencies: list[float] = field(default_factory=list)
     codes: Counter[int] = field(default_factory=Counter)
+    kinds: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         lat = self.latencies
+        of = {k: [x for x, kk in zip(lat, self.kinds, strict=True) if kk == k] for k in sorted(set(self.kinds))}
+        by_kind = "  ".join(f"{k} p99 {p(xs, 0.99) * 1000:.1f}" for k, xs in of.items())
         return (f"{len(lat):5d} requests  p50 {statistics.median(lat) * 1000:8.1f} ms  "
-                f"p99 {p(lat, 0.99) * 1000:8.1f} ms  max {max(lat) * 1000:8.1f} ms  codes {dict(self.codes)}")
+                f"p99 {p(lat, 0.99) * 1000:8.1f} ms  max {max(lat) * 1000:8.1f} ms  codes {dict(self.codes)}\n"
+                f"                   by kind (ms): {by_kind}")
 
 
 def trickle(api: str, token: str, publisher: str, offers: list[str], doc: dict[str, Any], rate: float,
@@ -107,6 +112,7 @@ def trickle(api: str, token: str, publisher: str, offers: list[str], doc: dict[s
             if counted:
                 out.latencies.append(time.perf_counter() - started)
                 out.codes[r.status_code] += 1
+                out.kinds.append(("GET offer", "GET status", "PUT offer")[kind])
             i += 1
             next_at = max(next_at + interval, time.monotonic())
             stop.wait(max(0.0, next_at - time.monotonic()))
@@ -150,16 +156,20 @@ async def _burst(api: str, token: str, publisher: str, doc: dict[str, Any], puts
     return {"codes": dict(codes), "retry_after": retry_after, "seconds": seconds}
 
 
-def burst_process(args: tuple[Any, ...], ready: Any, go: Any, results: Any) -> None:
+def burst_process(args: tuple[Any, ...], ready: Any, go: Any, results: Any, nice: int) -> None:
+    # A's client stands for another machine: at the lowest priority its own work (hundreds of connections'
+    # worth of HTTP in Python) takes only what the stack and B leave, so what B feels is the server's handling
+    # of the burst, not two clients fighting over the same two cores.
+    os.nice(nice)
     ready.set()  # imports done: the burst starts the moment the parent says so
     go.wait()
     results.put(asyncio.run(_burst(*args)))
 
 
-def one_burst(burst: tuple[Any, ...], recording: threading.Event) -> dict[str, Any]:
+def one_burst(burst: tuple[Any, ...], recording: threading.Event, nice: int) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     ready, go, results = ctx.Event(), ctx.Event(), ctx.Queue()
-    proc = ctx.Process(target=burst_process, args=(burst, ready, go, results))
+    proc = ctx.Process(target=burst_process, args=(burst, ready, go, results, nice))
     proc.start()
     try:
         if not ready.wait(120):
@@ -174,7 +184,7 @@ def one_burst(burst: tuple[Any, ...], recording: threading.Event) -> dict[str, A
 
 
 def phase(api: str, token: str, publisher: str, offers: list[str], doc: dict[str, Any], rate: float,
-          seconds: float, burst: tuple[Any, ...] | None, rounds: int = 1, pause: float = 10.0
+          seconds: float, burst: tuple[Any, ...] | None, rounds: int = 1, pause: float = 10.0, nice: int = 19
           ) -> tuple[Trickle, dict[str, Any] | None]:
     """B's trickle for ``seconds``; with a burst, during ``rounds`` bursts of A only (``pause`` s apart, so that
     A's rate-limit buckets fill up again and every round starts as the first did)."""
@@ -193,7 +203,7 @@ def phase(api: str, token: str, publisher: str, offers: list[str], doc: dict[str
             for i in range(rounds):
                 if i:
                     time.sleep(pause)
-                got = one_burst(burst, recording)
+                got = one_burst(burst, recording, nice)
                 result["codes"].update(got["codes"])
                 result["retry_after"] += got["retry_after"]
                 result["seconds"].append(got["seconds"])
@@ -213,6 +223,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="how long B runs alone (default 30)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="A's bursts, 10 s apart; B's burst figures pool them (default 3)")
+    parser.add_argument("--a-nice", type=int, default=19,
+                        help="niceness of A's client process (default 19: it stands for another machine; 0 to "
+                             "let it compete with the stack and B for the cores)")
     parser.add_argument("--suite-limits", action="store_true",
                         help="keep the dev stack's raised rate limits and quotas (A is then never refused)")
     args = parser.parse_args()
@@ -241,7 +254,7 @@ def main() -> int:
             alone, _ = phase(stack.api_url, b_token, "fair-b", b_offers, b_doc, args.rate, args.seconds, None)
             burst = (stack.api_url, a_token, "fair-a", doc, args.puts, args.posts, args.a_offers, args.concurrency)
             during, a = phase(stack.api_url, b_token, "fair-b", b_offers, b_doc, args.rate, args.seconds, burst,
-                              rounds=args.rounds)
+                              rounds=args.rounds, nice=args.a_nice)
         finally:
             stack.stop_services()
     assert a is not None

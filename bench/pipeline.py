@@ -210,7 +210,7 @@ def main() -> None:
           f"offerflow / relay = {rate / relay:.3f}")
     print(f"bare stage loop        {bare.rate:8.2f} offers/s (one process, no Kafka: the services' handlers, "
           "same adapters, endpoints and concurrency)")
-    print(f"offerflow pipeline     {rate:8.2f} offers/s (publish → preview, six services on Kafka)")
+    print(f"offerflow pipeline     {rate:8.2f} offers/s (publish → preview, every service on Kafka)")
     print(f"one offer alone        bare {bare1.latencies[0]:7.2f} s   offerflow {flow_lat1[0]:7.2f} s  "
           "(publish → preview)")
     print(f"burst bare             {pct(bare.latencies)}")

@@ -28,11 +28,13 @@ from tests.contract.examples import EXAMPLES  # noqa: E402
 
 TOPIC_OF = {"offer.": topics.PUBLISHING.name, "validation.": topics.VALIDATION.name,
             "certification.": topics.CERTIFICATION.name, "provisioning.": topics.PROVISIONING.name,
-            "packaging.": topics.PACKAGING.name, "notification.": topics.NOTIFICATIONS.name}
+            "staging.": topics.STAGING.name, "packaging.": topics.PACKAGING.name,
+            "notification.": topics.NOTIFICATIONS.name}
 # The shape of one successful run up to sign-off (what the services emit), by event type.
 RUN = ["offer.publish_requested", "validation.started", "validation.passed", "certification.started",
        "certification.progressed", "certification.passed", "provisioning.started"] + \
-      ["provisioning.progressed"] * 8 + ["provisioning.passed", "packaging.started", "packaging.progressed",
+      ["provisioning.progressed"] * 8 + ["provisioning.passed", "staging.started", "staging.progressed",
+                                         "staging.passed", "packaging.started", "packaging.progressed",
                                          "packaging.passed", "offer.preview_ready", "notification.sent",
                                          "notification.sent"]
 TEMPLATES = {e.event_type: e for e in EXAMPLES}

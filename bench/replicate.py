@@ -44,10 +44,10 @@ from objectstore import REGIONS, ObjectStores  # noqa: E402
 
 from offerflow_contract.events import CertifiedDisk  # noqa: E402
 from offerflow_provisioning import rules  # noqa: E402
-from offerflow_provisioning.adapters.regionmap import RegionEndpoint  # noqa: E402
 from offerflow_provisioning.adapters.regions import Content  # noqa: E402
 from offerflow_provisioning.adapters.s3 import S3RegionStore  # noqa: E402
 from offerflow_provisioning.replicator import Replicator  # noqa: E402
+from offerflow_shared.regionmap import RegionEndpoint  # noqa: E402
 
 MIB = 1024 * 1024
 

@@ -65,3 +65,17 @@ def test_a_letter_that_is_not_an_event_is_never_skipped() -> None:
     raw = Record("offerflow.validation.dlq", 0, 3, 0, b"o", b"{not json",
                  [("offerflow.dlq.consumer", b"certification")])
     assert ended_runs([raw], [on_topic(gave_up(passed("r5")))]) == {}
+
+
+def test_staging_letters_of_ended_runs_are_skipped_and_packaging_waits_on_staging() -> None:
+    from offerflow_cli.ops_dlq import RUN_INPUTS, RUN_TOPICS
+    from offerflow_contract.events import ProvisioningPassed, StagingPassed
+    from offerflow_contract.topics import STAGING
+
+    assert RUN_INPUTS["staging"] == {ProvisioningPassed.event_type}
+    assert StagingPassed.event_type in RUN_INPUTS["packaging"] and STAGING.name in RUN_TOPICS
+    cause = wrap(ProvisioningPassed(offer=SNAP, disks=[], replicas=[]), offer_id="o", publisher_id="p", run_id="r6",
+                 producer="provisioning")
+    canceled = cause.follow(PublishCanceled(notification_emails=[]), producer="status-api")
+    reasons = ended_runs([letter(cause, 11, consumer="staging")], [on_topic(canceled, "offerflow.publishing")])
+    assert "has ended (offer.publish_canceled" in reasons[("offerflow.validation.dlq", 0, 11)]

@@ -10,7 +10,8 @@ import pytest
 from typer.testing import Result
 
 from offerflow_cli import output
-from offerflow_cli.fakeapi import AT_SIGNOFF, LIVE, PUB, RUNNING, FakeApi, error, resp, status_doc
+from offerflow_cli.fakeapi import AT_SIGNOFF, LIVE, PUB, RUNNING, FakeApi, error, resp, status_doc, statuses_at
+from offerflow_contract.steps import StepId
 
 Invoke = Callable[..., Result]
 OP = f"{PUB}/demo/operations/run-1"
@@ -49,7 +50,7 @@ def test_publish_follow_plain_reaches_signoff_10(api: FakeApi, cli: Invoke) -> N
 
 
 def test_publish_wait_failed_11_prints_step_errors(api: FakeApi, cli: Invoke) -> None:
-    failed = status_doc("failed", ["complete", "failed"] + ["notStarted"] * 4, error_step="displaycertify",
+    failed = status_doc("failed", statuses_at(StepId.CERTIFICATION, "failed"), error_step="displaycertify",
                         error="The OS disk is not a fixed VHD.")
     _publish(api, resp(200, failed))
     r = cli("offers", "publish", "demo", "--emails", "a@x.com", "--wait")
@@ -58,7 +59,7 @@ def test_publish_wait_failed_11_prints_step_errors(api: FakeApi, cli: Invoke) ->
 
 
 def test_publish_wait_canceled_12(api: FakeApi, cli: Invoke) -> None:
-    _publish(api, resp(200, status_doc("canceled", ["complete"] * 4 + ["canceled", "notStarted"])))
+    _publish(api, resp(200, status_doc("canceled", statuses_at(StepId.SIGNOFF, "canceled"))))
     assert cli("offers", "publish", "demo", "--emails", "a@x.com", "--wait").exit_code == 12
 
 
@@ -129,7 +130,7 @@ def test_golive_wait_live_0_and_failed_11(api: FakeApi, cli: Invoke) -> None:
     r = cli("offers", "golive", "demo", "--wait")
     assert r.exit_code == 0, r.output
     assert "is live" in r.stdout and "http://live/demo" in r.stdout
-    api.on("GET", OP, resp(200, status_doc("failed", ["complete"] * 5 + ["failed"], error_step="live",
+    api.on("GET", OP, resp(200, status_doc("failed", statuses_at(StepId.LIVE, "failed"), error_step="live",
                                            error="storefront refused")))
     r = cli("offers", "golive", "demo", "--wait")
     assert r.exit_code == 11 and "storefront refused" in r.stdout
@@ -145,7 +146,7 @@ def test_golive_refused_when_not_at_signoff(api: FakeApi, cli: Invoke) -> None:
 
 
 def test_cancel_synchronous_12_and_asynchronous_wait(api: FakeApi, cli: Invoke) -> None:
-    canceled = status_doc("canceled", ["complete"] * 4 + ["canceled", "notStarted"])
+    canceled = status_doc("canceled", statuses_at(StepId.SIGNOFF, "canceled"))
     api.on("POST", f"{PUB}/demo/cancel", resp(200, canceled, headers=LOC))
     assert cli("offers", "cancel", "demo").exit_code == 12
     api.on("POST", f"{PUB}/demo/cancel", resp(202, {}, headers=LOC))
@@ -192,3 +193,35 @@ def test_publish_retries_a_busy_api_with_the_same_idempotency_key(api: FakeApi, 
     sent = api.sent("POST", f"{PUB}/demo/publish")
     assert len(sent) == 2
     assert sent[0].headers["Idempotency-Key"] == sent[1].headers["Idempotency-Key"] != ""
+
+
+def test_status_shows_the_staging_step_and_each_plans_failed_check(api: FakeApi, cli: Invoke) -> None:
+    doc = status_doc("failed", statuses_at(StepId.STAGING, "failed"), error_step="displaystaging",
+                     error="Plan standard did not boot")
+    staging = next(s for s in doc["steps"] if s["id"] == "displaystaging")
+    staging["stagingReports"] = [{"planId": "standard", "result": "Fail", "summary": "the kernel started; no root fs",
+                                  "checks": [{"checkId": "kernel", "name": "Kernel started", "result": "Passed",
+                                              "actual": "Linux 6.1", "required": "a banner"},
+                                             {"checkId": "root-fs", "name": "Root file system mounted",
+                                              "result": "Failed", "actual": "VFS: unable to mount",
+                                              "required": "/ mounted"}]}]
+    api.on("GET", f"{PUB}/demo/status", resp(200, doc))
+    r = cli("offers", "status", "demo")
+    assert r.exit_code == 11
+    assert "displaystaging\tStaging deployment\tfailed" in r.stdout
+    assert "staging standard: Fail: the kernel started; no root fs" in r.stdout
+    assert "failed check Root file system mounted: actual 'VFS: unable to mount', required '/ mounted'" in r.stdout
+    assert "Staging deployment: Plan standard did not boot" in r.stdout
+
+
+def test_staging_console_prints_the_log_as_text(api: FakeApi, cli: Invoke) -> None:
+    console = '{"looks": "like json"}\nKernel panic - not syncing\n'
+    path = f"{PUB}/demo/operations/run-1/staging/console"
+    api.on("GET", path, httpx.Response(200, text=console, headers={"Content-Type": "text/plain"}))
+    r = cli("offers", "staging-console", "demo", "run-1", "--plan", "standard")
+    assert r.exit_code == 0, r.output
+    assert r.stdout == console
+    assert api.sent("GET", path)[0].url.params["plan"] == "standard"
+    api.on("GET", path, resp(404, {"error": {"code": "NotFound", "message": "No staging console was kept."}}))
+    r = cli("offers", "staging-console", "demo", "run-1")
+    assert r.exit_code != 0 and "No staging console was kept." in r.stderr

@@ -40,7 +40,7 @@ class Ports:
     storefront: int = 6064
     web: dict[str, int] = field(default_factory=lambda: {
         "validation": 6061, "certification": 6062, "provisioning": 6063, "packaging": 6064,
-        "notifier": 6065, "projection": 6066})
+        "notifier": 6065, "projection": 6066, "staging": 6067})
 
     @classmethod
     def free(cls) -> Ports:

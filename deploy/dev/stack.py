@@ -24,7 +24,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-SERVICES = ("validation", "certification", "provisioning", "packaging", "notifier")
+SERVICES = ("validation", "certification", "provisioning", "staging", "packaging", "notifier")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # deploy/dev, also when imported from tests/ or bench/
 import egressenv  # noqa: E402
@@ -50,6 +50,9 @@ class Stack:
     objectstores_file: Path | None = None
     # The database cluster too (its generated passwords live there): with-infra's, named by OFFERFLOW_PG_RUN_DIR.
     pg_run_dir: Path | None = None
+    # Whether a replica that does not boot fails the run: `make up` keeps it; with-infra's runs (the test suites,
+    # whose test images are mostly not bootable) export OFFERFLOW_STAGING_ENFORCE=false, read here.
+    staging_enforce: bool = field(default_factory=lambda: os.environ.get("OFFERFLOW_STAGING_ENFORCE") != "false")
 
     def __post_init__(self) -> None:
         if self.objectstores_file is None:
@@ -130,6 +133,10 @@ class Stack:
             "OFFERFLOW_PROVISIONING_REGION_MAP_FILE": str(self.stores_dir / "regions.json"),
             # The dev CA of the object stores' HTTPS (deploy/dev/devtls.py), trusted by every service.
             "OFFERFLOW_TRUSTED_CA_FILE": str(self.stores_dir / "tls" / "ca.pem"),
+            "OFFERFLOW_STAGING_WEB_PORT": str(p.web["staging"]),
+            "OFFERFLOW_STAGING_REGION_MAP_FILE": str(self.stores_dir / "regions.json"),
+            "OFFERFLOW_STAGING_WORK_DIR": str(self.run_dir / "staging"),
+            "OFFERFLOW_STAGING_ENFORCE": str(self.staging_enforce).lower(),
             "OFFERFLOW_PACKAGING_WEB_PORT": str(p.web["packaging"]),
             "OFFERFLOW_PACKAGING_PAGES_ROOT": str(self.run_dir / "pages"),
             "OFFERFLOW_PACKAGING_STOREFRONT_URL": f"http://127.0.0.1:{p.storefront}",

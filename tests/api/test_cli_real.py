@@ -35,7 +35,7 @@ def test_publish_follow_then_golive_wait(stack: Stack, e2e_token: str, tmp_path:
     text = out.stdout + out.stderr
     # Not a terminal: one plain line per change, so the steps are seen advancing in order.
     done = [f"{step} complete 100%" for step in
-            ("displaydummycertify", "displaycertify", "displayprovision", "displaypackage")]
+            ("displaydummycertify", "displaycertify", "displayprovision", "displaystaging", "displaypackage")]
     for line in done:
         assert line in text, text
     assert [text.index(line) for line in done] == sorted(text.index(line) for line in done)

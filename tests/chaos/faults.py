@@ -16,15 +16,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from stack import ROOT, Stack, port_open
+from stack import ROOT, SERVICES, Stack, port_open
 
 log = logging.getLogger("offerflow.chaos")
 
 BROKER = "kafka"
 DATABASE = "postgres"
 # Every long-running process of the stack that a crash can hit (the mail sink stands for the outside world).
-KILLABLE = ("validation", "certification", "provisioning", "packaging", "notifier", "projection", "status-api",
-            "relay")
+# Every stage the stack runs (staging included once it does), the notifier, and the status-api's processes.
+KILLABLE = (*SERVICES, "projection", "status-api", "relay")
 
 
 @dataclass

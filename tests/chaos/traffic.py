@@ -26,8 +26,8 @@ FAILED_STEP = {CERT_FAIL: "displaycertify", VALIDATION_FAIL: "displaydummycertif
 MAILS = {PASS: {"publish_accepted", "preview_ready"}, GOLIVE: {"publish_accepted", "preview_ready", "live"},
          CERT_FAIL: {"publish_accepted", "step_failed"}, VALIDATION_FAIL: {"publish_accepted", "step_failed"}}
 _PASSING = ("offer.publish_requested", "validation.started", "validation.passed", "certification.started",
-            "certification.passed", "provisioning.started", "provisioning.passed", "packaging.started",
-            "packaging.passed", "offer.preview_ready")
+            "certification.passed", "provisioning.started", "provisioning.passed", "staging.started", "staging.passed",
+            "packaging.started", "packaging.passed", "offer.preview_ready")
 TRANSITIONS = {
     PASS: set(_PASSING),
     GOLIVE: {*_PASSING, "offer.golive_requested", "offer.went_live"},

@@ -23,6 +23,27 @@ REPORT = ev.DiskReport(plan_id="standard", image_version="1.0.0", disk="os", url
                        size_bytes=33554944, certifier_version="1.0.0", test_result="Pass", tests=[
                            ev.TestOutcome(test_id="48", test_case_name="Bash History", description="cleared",
                                           result="Passed", actual_value="0 bytes", required_value="<= 1 KB")])
+STAGING_PASS = ev.StagingReport(
+    plan_id="standard", image_version="1.0.0", region="westeurope", location="/regions/westeurope/os.vhd",
+    accelerator="tcg", result="Pass", seconds=41.5,
+    summary="booted to multi-user in 38 s; SSH answered; logged in as the provisioned user",
+    checks=[ev.StagingCheck(check_id="kernel", name="Kernel started", result="Passed", actual="Linux 6.1 at 2.1 s",
+                            required="kernel banner on the console", seconds=2.1),
+            ev.StagingCheck(check_id="ssh", name="SSH answered", result="Passed", actual="SSH-2.0-OpenSSH_9.2",
+                            required="an SSH banner on port 22", seconds=38.0)],
+    console="SeaBIOS\nBooting from Hard Disk...\nLinux version 6.1\nlogin:\n",
+    console_tail=["Linux version 6.1", "login:"])
+STAGING_FAIL = ev.StagingReport(
+    plan_id="standard", image_version="1.0.0", region="westeurope", location="/regions/westeurope/os.vhd",
+    accelerator="tcg", result="Fail", first_missing="root-fs", seconds=120.0,
+    summary="the kernel started but the root file system was not mounted",
+    checks=[ev.StagingCheck(check_id="kernel", name="Kernel started", result="Passed", actual="Linux 6.1 at 2.1 s",
+                            required="kernel banner on the console", seconds=2.1),
+            ev.StagingCheck(check_id="root-fs", name="Root file system mounted", result="Failed",
+                            actual="Kernel panic - not syncing: VFS: Unable to mount root fs",
+                            required="root file system mounted within 120 s")],
+    console="Linux version 6.1\nKernel panic - not syncing: VFS: Unable to mount root fs\n",
+    console_tail=["Kernel panic - not syncing: VFS: Unable to mount root fs"])
 
 EXAMPLES: list[Event] = [
     ev.OfferDraftSaved(offer_type_id="microsoft-azure-virtualmachines", draft_version=3, etag='"e1"',
@@ -49,6 +70,11 @@ EXAMPLES: list[Event] = [
     ev.ProvisioningProgressed(percentage=25, message="westeurope: 2/8 regions done"),
     ev.ProvisioningPassed(offer=SNAP, disks=[DISK], replicas=[REPLICA]),
     ev.ProvisioningFailed(summary="checksum mismatch", reasons=REASONS, notification_emails=EMAILS),
+    ev.StagingStarted(),
+    ev.StagingProgressed(percentage=40, message="standard: kernel started"),
+    ev.StagingPassed(offer=SNAP, disks=[DISK], replicas=[REPLICA], reports=[STAGING_PASS]),
+    ev.StagingFailed(summary="standard: the root file system was not mounted", reasons=REASONS,
+                     notification_emails=EMAILS, reports=[STAGING_FAIL]),
     ev.PackagingStarted(),
     ev.PackagingProgressed(percentage=50, message="page rendered"),
     ev.PackagingPassed(offer=SNAP, preview_links=["http://127.0.0.1:6064/preview/contoso.demo"]),

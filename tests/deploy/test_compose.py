@@ -12,8 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from offerflow_contract.topics import all_topic_names
-from offerflow_provisioning.adapters.regionmap import RegionMap
 from offerflow_provisioning.settings import Settings as ProvisioningSettings
+from offerflow_shared.regionmap import RegionMap
 
 from .manifests import (
     COMPOSE_DIR,
@@ -148,8 +148,11 @@ def test_every_process_runs_as_production(name: str) -> None:
     env = environment(SERVICES[name])
     assert env["OFFERFLOW_ENVIRONMENT"] == "production", name
     kept = {n for n in env.get("OFFERFLOW_ALLOW_UNSAFE", "").split(",") if n}
-    # Provisioning keeps exactly its region map (http inside the compose network); nothing else is relaxed.
-    assert kept == ({"OFFERFLOW_PROVISIONING_REGION_MAP_FILE"} if name == "provisioning" else set()), name
+    # Provisioning and staging keep exactly their region map (http inside the compose network); nothing else is
+    # relaxed (staging's boot check stays enforced).
+    maps = {"provisioning": {"OFFERFLOW_PROVISIONING_REGION_MAP_FILE"},
+            "staging": {"OFFERFLOW_STAGING_REGION_MAP_FILE"}}
+    assert kept == maps.get(name, set()), name
 
 
 def test_every_variable_is_a_real_setting() -> None:
@@ -197,15 +200,18 @@ def test_every_region_in_the_map_has_its_own_object_store() -> None:
     assert "${OBJECTSTORE_SECRET_ACCESS_KEY}" in (COMPOSE_DIR / "compose.yaml").read_text()
 
 
-def test_provisioning_and_the_bucket_job_read_the_same_map() -> None:
-    for name in ("provisioning", "buckets-init"):
+def test_provisioning_staging_and_the_bucket_job_read_the_same_map() -> None:
+    for name, variable in (("provisioning", "OFFERFLOW_PROVISIONING_REGION_MAP_FILE"),
+                           ("buckets-init", "OFFERFLOW_PROVISIONING_REGION_MAP_FILE"),
+                           ("staging", "OFFERFLOW_STAGING_REGION_MAP_FILE")):
         svc = SERVICES[name]
-        path = environment(svc)["OFFERFLOW_PROVISIONING_REGION_MAP_FILE"]
+        path = environment(svc)[variable]
         assert mounted_configs(svc) == {path: CONFIGS["regions"]["content"]}, name
     assert SERVICES["buckets-init"]["command"] == ["python", "deploy/compose/create_buckets.py"]
     assert set(SERVICES["buckets-init"]["depends_on"]) == set(OBJECT_STORES)
     assert SERVICES["provisioning"]["depends_on"]["buckets-init"]["condition"] == "service_completed_successfully"
-    assert [n for n, s in SERVICES.items() if s.get("configs")] == ["buckets-init", "provisioning"]
+    assert SERVICES["staging"]["depends_on"]["buckets-init"]["condition"] == "service_completed_successfully"
+    assert [n for n, s in SERVICES.items() if s.get("configs")] == ["buckets-init", "provisioning", "staging"]
 
 
 def test_production_refuses_the_compose_map_without_the_allowance(

@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from offerflow_provisioning.adapters.regionmap import RegionMap
+from offerflow_shared.regionmap import RegionMap
 
 from .manifests import K8S_DIR, k8s_documents, settings_from, with_files
 from .workspace import DEFAULT_REGIONS, EMBEDDED, NEEDS, RUNTIME_ENV, known_names, service_scripts
@@ -114,16 +114,17 @@ def test_region_map_template_names_https_placeholders_in_every_default_region() 
         assert r.bucket == f"offerflow-{r.name}" and r.ca_file is None
 
 
-def test_region_map_secret_is_mounted_read_only_where_the_configmap_names_it() -> None:
-    path = CONFIG["OFFERFLOW_PROVISIONING_REGION_MAP_FILE"]
-    assert mounted_files("provisioning")[path] == REGIONS["regions.json"]
-    pod = DEPLOYMENTS["provisioning"]["spec"]["template"]["spec"]
+@pytest.mark.parametrize("name", ["provisioning", "staging"])
+def test_region_map_secret_is_mounted_read_only_where_the_configmap_names_it(name: str) -> None:
+    path = CONFIG[f"OFFERFLOW_{name.upper()}_REGION_MAP_FILE"]
+    assert mounted_files(name)[path] == REGIONS["regions.json"]
+    pod = DEPLOYMENTS[name]["spec"]["template"]["spec"]
     (volume,) = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == "offerflow-regions"]
-    (mount,) = [m for m in container("provisioning")["volumeMounts"] if m["name"] == volume["name"]]
+    (mount,) = [m for m in container(name)["volumeMounts"] if m["name"] == volume["name"]]
     assert mount["readOnly"] is True
     # Credentials: readable by the pod's group (fsGroup), not by every user.
     assert volume["secret"]["defaultMode"] & 0o007 == 0 and pod["securityContext"]["fsGroup"] == 10001
-    for other in set(DEPLOYMENTS) - {"provisioning"}:
+    for other in set(DEPLOYMENTS) - {"provisioning", "staging"}:
         assert path not in mounted_files(other), f"{other} gets the region map's credentials"
     assert "offerflow-regions" not in objects("PersistentVolumeClaim"), "replicas live in object stores now"
 
@@ -220,6 +221,7 @@ def test_pods_run_unprivileged_with_a_read_only_root(name: str) -> None:
         "OFFERFLOW_PACKAGING_PAGES_ROOT",
         "OFFERFLOW_CERTIFICATION_SPOOL_DIR",
         "OFFERFLOW_MAILSINK_DIR",
+        "OFFERFLOW_STAGING_WORK_DIR",
     ):
         if var in CONFIG and var.split("_")[1].lower() == name:  # OFFERFLOW_<SERVICE>_…
             assert CONFIG[var] in mounts, f"{name} writes {CONFIG[var]} on the read-only root"

@@ -15,6 +15,7 @@ from offerflow_notifier.settings import Settings as NotifierSettings
 from offerflow_packaging.settings import Settings as PackagingSettings
 from offerflow_provisioning.settings import Settings as ProvisioningSettings
 from offerflow_shared.settings import CommonSettings
+from offerflow_staging.settings import Settings as StagingSettings
 from offerflow_status_api.settings import Settings as StatusApiSettings
 from offerflow_validation.settings import Settings as ValidationSettings
 
@@ -31,6 +32,7 @@ SETTINGS: dict[str, type[BaseSettings] | None] = {
     "offerflow-validation": ValidationSettings,
     "offerflow-certification": CertificationSettings,
     "offerflow-provisioning": ProvisioningSettings,
+    "offerflow-staging": StagingSettings,
     "offerflow-packaging": PackagingSettings,
     "offerflow-notifier": NotifierSettings,
     "offerflow-status-api": StatusApiSettings,
@@ -65,6 +67,10 @@ NEEDS: dict[str, Needs] = {
     "offerflow-certification": Needs(frozenset({_KAFKA, _DB}), "OFFERFLOW_CERTIFICATION_WEB_PORT"),
     "offerflow-provisioning": Needs(
         frozenset({_KAFKA, "OFFERFLOW_PROVISIONING_REGION_MAP_FILE"}), "OFFERFLOW_PROVISIONING_WEB_PORT"
+    ),
+    "offerflow-staging": Needs(
+        frozenset({_KAFKA, _DB, "OFFERFLOW_STAGING_REGION_MAP_FILE", "OFFERFLOW_STAGING_WORK_DIR"}),
+        "OFFERFLOW_STAGING_WEB_PORT",
     ),
     "offerflow-packaging": Needs(
         frozenset({_KAFKA, _DB, _KEY, "OFFERFLOW_PACKAGING_PAGES_ROOT", "OFFERFLOW_PACKAGING_STOREFRONT_URL",

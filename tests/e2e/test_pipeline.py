@@ -19,7 +19,7 @@ from tests.images.builder import build_linux_vhd, build_variant
 
 pytestmark = pytest.mark.e2e
 
-STEP_IDS = ["displaydummycertify", "displaycertify", "displayprovision", "displaypackage",
+STEP_IDS = ["displaydummycertify", "displaycertify", "displayprovision", "displaystaging", "displaypackage",
             "publisher-signoff", "live"]
 SUBSCRIPTION = "6d8f2e3a-1b2c-4d5e-8f90-123456789abc"
 
@@ -61,7 +61,7 @@ def test_happy_path_reaches_live_with_every_step_and_mail(stack: Stack, api: Api
     assert doc["status"] == "waitingForPublisherReview", doc
     assert [s["id"] for s in doc["steps"]] == STEP_IDS
     st = steps(doc)
-    for sid in STEP_IDS[:4]:
+    for sid in STEP_IDS[:5]:
         assert st[sid]["status"] == "complete" and st[sid]["progressPercentage"] == 100
     assert st["publisher-signoff"]["status"] == "waitingForPublisherReview"
     assert st["live"]["status"] == "notStarted"

@@ -48,7 +48,7 @@ def _get(store: objectstores.Store, key: str) -> bytes:
 
 
 def test_files_follow_the_agreed_interface(stores: ObjectStores) -> None:
-    from offerflow_provisioning.adapters.regionmap import load as load_region_map
+    from offerflow_shared.regionmap import load as load_region_map
 
     conf = objectstores.load(stores.config_file)
     assert [r.name for r in conf.regions] == ["eastus", "westeurope"]

@@ -105,7 +105,7 @@ def test_publish_to_live_by_clicking(portal: Portal, api: Api, tmp_path: Path) -
     states = seen(page)
     assert "displaycertify:complete" in states and "publisher-signoff:waitingForPublisherReview" in states, states
     assert len(states) >= 3, f"the page should have shown the run advancing, saw only {states}"
-    for sid in ("displaydummycertify", "displaycertify", "displayprovision", "displaypackage"):
+    for sid in ("displaydummycertify", "displaycertify", "displayprovision", "displaystaging", "displaypackage"):
         expect(step(page, sid)).to_have_attribute("data-status", "complete")
         expect(step(page, sid).locator("progress")).to_have_attribute("value", "100")
     expect(step(page, "displaydummycertify").locator(".step-facts")).to_contain_text("Estimated time")

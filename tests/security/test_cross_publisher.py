@@ -107,8 +107,8 @@ def test_b_mails_carry_nothing_of_a(stack: Stack, pair: tuple[Published, Publish
 
 def _records_of(bootstrap: str, offer: str) -> list[str]:
     """Every record keyed by ``offer`` on the stage topics and the notifications topic."""
-    names = [t.name for t in (topics.VALIDATION, topics.CERTIFICATION, topics.PROVISIONING, topics.PACKAGING,
-                              topics.NOTIFICATIONS)]
+    names = [t.name for t in (topics.VALIDATION, topics.CERTIFICATION, topics.PROVISIONING, topics.STAGING,
+                              topics.PACKAGING, topics.NOTIFICATIONS)]
     return [rec.value.decode(errors="replace") for rec in read_records(bootstrap, names, seconds=60)
             if rec.key == offer.encode() and rec.value is not None]
 

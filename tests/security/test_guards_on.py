@@ -21,7 +21,7 @@ from stack import Ports, Stack
 
 # An environment variable that turns a guard off, whatever its service prefix.
 SWITCH = re.compile(r"ALLOW_(PRIVATE|FILE|UNSAFE|LOOPBACK|LOCAL|INSECURE|HTTP\b|ANY)|INSECURE|SKIP_VERIFY|NO_VERIFY")
-SERVICES = ("validation", "certification", "provisioning", "packaging", "notifier", "status_api")
+SERVICES = ("validation", "certification", "provisioning", "staging", "packaging", "notifier", "status_api")
 
 
 @pytest.fixture

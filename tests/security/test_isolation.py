@@ -63,7 +63,7 @@ def test_another_publisher_reaches_nothing_of_the_offer(published: dict[str, Any
     before = owner.http.get(owner.offer_url(offer), params=V).json()
     op = op_path.split(f"/offers/{offer}")[1]
     reads = ("", f"/versions/{version}", "/slot/Draft", "/slot/Preview", "/status", "/history", "/submissions",
-             "/validation", op, op + "/certification")
+             "/validation", op, op + "/certification", op + "/staging", op + "/staging/console")
     writes: tuple[tuple[str, str, Any], ...] = (
         ("PUT", "", before), ("POST", "/publish", {"metadata": {"notification-emails": "x@y.example"}}),
         ("POST", "/golive", {}), ("POST", "/cancel", {}),
@@ -93,7 +93,9 @@ def test_another_publisher_reaches_nothing_of_the_offer(published: dict[str, Any
 
 def test_no_token_reaches_nothing_either(published: dict[str, Any], owner: Api, stack: Stack) -> None:
     anonymous = Api(stack.api_url, None, publisher="sec-owner")
-    for suffix in ("", "/status", "/history", "/submissions", "/validation"):
+    op = httpx.URL(published["operation"]).path.split(f"/offers/{published['offer']}")[1]
+    for suffix in ("", "/status", "/history", "/submissions", "/validation", op + "/staging",
+                   op + "/staging/console"):
         assert anonymous.http.get(owner.offer_url(published["offer"], suffix), params=V).status_code == 401
     with anonymous.http.stream("GET", owner.offer_url(published["offer"], "/status/stream"), params=V) as r:
         assert r.status_code == 401

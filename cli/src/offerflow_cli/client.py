@@ -91,8 +91,10 @@ class ApiClient:
     # --- plumbing ---------------------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None,
-                params: dict[str, str] | None = None, admin: bool = False, ok: tuple[int, ...] = ()) -> Reply:
-        """Send one call; a 4xx/5xx not listed in ``ok`` raises ``ApiRefused``/``ApiUnavailable``."""
+                params: dict[str, str] | None = None, admin: bool = False, ok: tuple[int, ...] = (),
+                text: bool = False) -> Reply:
+        """Send one call; a 4xx/5xx not listed in ``ok`` raises ``ApiRefused``/``ApiUnavailable``. ``text``: a
+        successful body is kept as text even if it happens to parse as JSON (a console log)."""
         token = self._admin_token if admin else self._token
         hdrs = {"Accept": "application/json", **(headers or {})}
         if token:
@@ -106,7 +108,9 @@ class ApiClient:
         if resp.status_code >= 400 and resp.status_code not in ok:
             raise _error(resp)
         body: Any = None
-        if resp.content:
+        if text and resp.status_code < 400:
+            body = resp.text
+        elif resp.content:
             try:
                 body = resp.json()
             except ValueError:
@@ -172,6 +176,13 @@ class ApiClient:
 
     def history(self, pub: str, offer: str) -> list[dict[str, Any]]:
         return list(self.request("GET", self._offer(pub, offer, "/history")).body or [])
+
+    def staging_console(self, pub: str, offer: str, run_id: str, plan: str | None) -> str:
+        """The console log of a plan's staging boot, as text (the API answers it as text/plain)."""
+        path = self._offer(pub, offer, f"/operations/{quote(run_id, safe='')}/staging/console")
+        reply = self.request("GET", path, params={"plan": plan} if plan else None, headers={"Accept": "text/plain"},
+                             text=True)
+        return str(reply.body or "")
 
     def add_version(self, pub: str, offer: str, plan: str, version: str, body: dict[str, Any]) -> Reply:
         """PUT one image version; 201 created, 200 already identical, 409 returned (not raised): differs."""

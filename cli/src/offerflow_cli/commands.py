@@ -21,8 +21,8 @@ _LENIENT = {"allow_extra_args": True, "ignore_unknown_options": True, "help_opti
 
 # name, module, extra, what the extra brings that the module only imports when it runs
 _OPTIONAL_GROUPS = (("dlq", "ops_dlq", "ops", ()), ("projection", "ops_projection", "ops", ("offerflow_status_api",)))
-_OPTIONAL_COMMANDS = (("certify", "certify", "certify", ()), ("trace", "ops_trace", "ops", ()),
-                      ("tail", "ops_trace", "ops", ()))
+_OPTIONAL_COMMANDS = (("certify", "certify", "certify", ()), ("stage", "stage", "stage", ()),
+                      ("trace", "ops_trace", "ops", ()), ("tail", "ops_trace", "ops", ()))
 
 
 def groups() -> dict[str, typer.Typer | Callable[..., Any]]:

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from offerflow_contract.steps import STEP_INDEX, STEPS, StepId
+
 Handler = Callable[[httpx.Request], httpx.Response]
 Reply = httpx.Response | Handler | Exception
 
@@ -28,14 +30,12 @@ def error(status: int, code: str, message: str, *, retryable: bool | None = None
     return resp(status, {"error": err})
 
 
-STEP_IDS = [("displaydummycertify", "Validate Pre-Requisites"), ("displaycertify", "Certification"),
-            ("displayprovision", "Provisioning"), ("displaypackage", "Packaging and Lead Generation Registration"),
-            ("publisher-signoff", "Publisher signoff"), ("live", "Live")]
+STEP_IDS = [(s.id.value, s.name) for s in STEPS]
 
 
 def status_doc(status: str, statuses: list[str] | None = None, *, run_id: str = "run-1",
                error_step: str | None = None, error: str = "", pct: int | None = None) -> dict[str, Any]:
-    statuses = statuses or ["notStarted"] * 6
+    statuses = statuses or ["notStarted"] * len(STEPS)
     steps = []
     for (sid, name), st in zip(STEP_IDS, statuses, strict=True):
         msgs = []
@@ -53,9 +53,15 @@ def status_doc(status: str, statuses: list[str] | None = None, *, run_id: str = 
             "offerVersion": 1, "currentStep": current}
 
 
-RUNNING = ["complete", "inProgress", "notStarted", "notStarted", "notStarted", "notStarted"]
-AT_SIGNOFF = ["complete"] * 4 + ["waitingForPublisherReview", "notStarted"]
-LIVE = ["complete"] * 6
+def statuses_at(step: StepId, status: str) -> list[str]:
+    """Every step before ``step`` complete, ``step`` in ``status``, the rest not started."""
+    at = STEP_INDEX[step]
+    return ["complete"] * at + [status] + ["notStarted"] * (len(STEPS) - at - 1)
+
+
+RUNNING = statuses_at(StepId.CERTIFICATION, "inProgress")
+AT_SIGNOFF = statuses_at(StepId.SIGNOFF, "waitingForPublisherReview")
+LIVE = ["complete"] * len(STEPS)
 
 
 class FakeApi:

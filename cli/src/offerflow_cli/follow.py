@@ -36,6 +36,20 @@ def error_messages(doc: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+def staging_lines(doc: dict[str, Any]) -> list[str]:
+    """Each plan's staging boot (the staging step's ``stagingReports``): its result and summary, and for a failed
+    boot the check that failed, actual vs required; the console is at ``…/operations/{run}/staging/console``."""
+    lines = []
+    for s in doc.get("steps") or []:
+        for r in s.get("stagingReports") or []:
+            lines.append(f"staging {r.get('planId')}: {r.get('result')}: {r.get('summary')}")
+            failed = next((c for c in r.get("checks") or [] if c.get("result") == "Failed"), None)
+            if failed is not None:
+                lines.append(f"  failed check {failed.get('name')}: actual {failed.get('actual')!r}, "
+                             f"required {failed.get('required')!r}")
+    return lines
+
+
 class View(Protocol):
     def update(self, doc: dict[str, Any] | None) -> None: ...
     def close(self) -> None: ...

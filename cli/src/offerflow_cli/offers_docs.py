@@ -107,6 +107,17 @@ def history(cx: Cx, offer: Offer) -> int:
     return Exit.OK
 
 
+def staging_console(cx: Cx, offer: Offer,
+                    run: Annotated[str, typer.Argument(help="The operation (run) id, as `offers status` shows it.")],
+                    plan: Annotated[str | None, typer.Option(help="The plan whose boot to show (needed when the "
+                                                                  "run booted several plans).")] = None) -> int:
+    """Print the console log of a plan's staging boot, as the VM wrote it."""
+    with cx.client() as c:
+        text = c.staging_console(cx.publisher, offer, run, plan)
+    sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+    return Exit.OK
+
+
 def _lun(spec: str) -> dict[str, Any]:
     lun, sep, url = spec.partition("=")
     if not sep or not lun.strip().isdigit() or not url:
@@ -151,3 +162,4 @@ def register(app: typer.Typer) -> None:
     app.command("validate")(command()(validate))
     app.command("history")(command()(history))
     app.command("add-version")(command()(add_version))
+    app.command("staging-console")(command()(staging_console))

@@ -39,6 +39,8 @@ def summarize(cx: Cx, offer: str, doc: dict[str, Any]) -> int:
         cx.out.line(f"Offer {offer} failed at step {doc.get('currentStep') or '-'}{run}:")
         for step, msg in f.error_messages(doc):
             cx.out.line(f"  {step}: {msg}")
+        for line in f.staging_lines(doc):
+            cx.out.line(f"  {line}")
     elif status == "canceled":
         cx.out.line(f"Offer {offer} was canceled{run}.")
     elif status == "succeeded":
@@ -121,6 +123,9 @@ def _print_steps(cx: Cx, offer: str, doc: dict[str, Any]) -> None:
     cx.out.line(f"Offer {offer}: {doc.get('status')}" + (f" (operation {doc['runId']}, version "
                                                           f"{doc.get('offerVersion')})" if doc.get("runId") else ""))
     cx.out.table(doc, [(t, t) for t in ("id", "step", "status", "%", "eta", "latest message")], rows)
+    if not cx.out.json:
+        for line in f.staging_lines(doc):
+            cx.out.line(line)
 
 
 def status(cx: Cx, offer: Offer, follow: Follow = False, timeout: Timeout = None, poll_interval: Poll = 1.0) -> int:

@@ -50,9 +50,19 @@ from offerflow_contract.events import (
     ProvisioningPassed,
     PublishRequested,
     StageFailed,
+    StagingPassed,
     ValidationPassed,
 )
-from offerflow_contract.topics import ALL, CERTIFICATION, DLQ_SUFFIX, PACKAGING, PROVISIONING, PUBLISHING, VALIDATION
+from offerflow_contract.topics import (
+    ALL,
+    CERTIFICATION,
+    DLQ_SUFFIX,
+    PACKAGING,
+    PROVISIONING,
+    PUBLISHING,
+    STAGING,
+    VALIDATION,
+)
 
 GROUP = "offerflow-dlq-replay"
 REPLAYED_FROM = "offerflow.replayed-from"
@@ -81,9 +91,10 @@ RUN_INPUTS = {
     "validation": {PublishRequested.event_type},
     "certification": {ValidationPassed.event_type},
     "provisioning": {CertificationPassed.event_type},
-    "packaging": {ProvisioningPassed.event_type, GoLiveRequested.event_type},
+    "staging": {ProvisioningPassed.event_type},
+    "packaging": {StagingPassed.event_type, GoLiveRequested.event_type},
 }
-RUN_TOPICS = [PUBLISHING.name, VALIDATION.name, CERTIFICATION.name, PROVISIONING.name, PACKAGING.name]
+RUN_TOPICS = [PUBLISHING.name, VALIDATION.name, CERTIFICATION.name, PROVISIONING.name, STAGING.name, PACKAGING.name]
 ENDS_RUN = {"offer.publish_canceled", "offer.went_live"}
 
 

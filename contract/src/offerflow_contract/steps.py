@@ -1,4 +1,5 @@
-"""The six publishing steps, in order, with the ids the original API used."""
+"""The publishing steps, in order: the six the original API had, with its ids, and staging (ours), between
+provisioning and packaging: the preview is only offered once a replica really booted."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ class StepId(StrEnum):
     VALIDATION = "displaydummycertify"
     CERTIFICATION = "displaycertify"
     PROVISIONING = "displayprovision"
+    STAGING = "displaystaging"
     PACKAGING = "displaypackage"
     SIGNOFF = "publisher-signoff"
     LIVE = "live"
@@ -66,6 +68,15 @@ STEPS: tuple[StepInfo, ...] = (
         "Replicates the images to every region.",
         "<1 day",
         "Check that the image is still readable and unchanged since certification, then Publish again.",
+    ),
+    StepInfo(
+        StepId.STAGING,
+        "Staging deployment",
+        "Boots one replica of each plan in a staging VM: boot loader, kernel, root file system, init, SSH, "
+        "provisioning agent.",
+        "<30 min",
+        "Read the failed check and the console log (Status tab, or `offerflow stage IMAGE` locally), fix the image, "
+        "then Publish again.",
     ),
     StepInfo(
         StepId.PACKAGING,

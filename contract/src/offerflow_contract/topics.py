@@ -32,10 +32,11 @@ PUBLISHING = Topic(
 VALIDATION = Topic("offerflow.validation", "validation", "Validate Pre-Requisites step")
 CERTIFICATION = Topic("offerflow.certification", "certification", "Certification step")
 PROVISIONING = Topic("offerflow.provisioning", "provisioning", "Provisioning step (replicas per region)")
+STAGING = Topic("offerflow.staging", "staging", "Staging deployment step (one boot per plan)")
 PACKAGING = Topic("offerflow.packaging", "packaging", "Packaging, lead registration, preview and go-live")
 NOTIFICATIONS = Topic("offerflow.notifications", "notifier", "Mails sent to publishers")
 
-ALL: tuple[Topic, ...] = (PUBLISHING, VALIDATION, CERTIFICATION, PROVISIONING, PACKAGING, NOTIFICATIONS)
+ALL: tuple[Topic, ...] = (PUBLISHING, VALIDATION, CERTIFICATION, PROVISIONING, STAGING, PACKAGING, NOTIFICATIONS)
 
 
 def all_topic_names(*, with_dlq: bool = True) -> list[str]:

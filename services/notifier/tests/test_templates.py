@@ -17,6 +17,7 @@ from offerflow_contract.events import (
     PublishRequested,
     Reason,
     StageFailed,
+    StagingFailed,
     StepTimedOut,
     SupportRequestOpened,
     ValidationFailed,
@@ -62,8 +63,9 @@ async def test_publish_accepted(deliver: Deliver, mailer: MemoryMailer, sink: Me
     assert sent.subject == msg["Subject"]
 
 
+# Every stage's failure, staging's included (without boot reports it is mailed like the others).
 FAILED_CLASSES: list[type[StageFailed]] = [
-    ValidationFailed, CertificationFailed, ProvisioningFailed, PackagingFailed, GoLiveFailed]
+    ValidationFailed, CertificationFailed, ProvisioningFailed, StagingFailed, PackagingFailed, GoLiveFailed]
 
 
 async def test_every_stage_failure_mails_step_reasons_next_steps_and_support(

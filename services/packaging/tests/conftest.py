@@ -11,7 +11,7 @@ import pytest
 
 from offerflow_contract.codec import encode
 from offerflow_contract.envelope import Envelope, Event, wrap
-from offerflow_contract.events import CertifiedDisk, OfferSnapshot, ProvisioningPassed, Replica
+from offerflow_contract.events import CertifiedDisk, OfferSnapshot, Replica, StagingPassed
 from offerflow_packaging import handlers
 from offerflow_packaging.access import PreviewAccess
 from offerflow_packaging.adapters.artifacts import MemoryArtifactSource
@@ -86,7 +86,7 @@ def definition(**marketing: Any) -> dict[str, Any]:
     return {"offer": {MARKETPLACE + k: v for k, v in m.items()}, "plans": [plan]}
 
 
-def provisioning_passed(version: int = 4, **marketing: Any) -> Envelope:
+def staging_passed(version: int = 4, **marketing: Any) -> Envelope:
     offer = OfferSnapshot(
         offer_version=version, definition=definition(**marketing), notification_emails=["ops@contoso.example"]
     )
@@ -100,11 +100,11 @@ def provisioning_passed(version: int = 4, **marketing: Any) -> Envelope:
         for r in ("westeurope", "eastus")
     ]
     return wrap(
-        ProvisioningPassed(offer=offer, disks=[disk], replicas=replicas),
+        StagingPassed(offer=offer, disks=[disk], replicas=replicas),
         offer_id="web-server",
         publisher_id="contoso",
         run_id="run-1",
-        producer="provisioning",
+        producer="staging",
     )
 
 
@@ -113,7 +113,7 @@ def command(event: Event) -> Envelope:
 
 
 def incoming(env: Envelope) -> Incoming:
-    return Incoming("offerflow.provisioning", 0, 1, env.offer_id.encode(), encode(env))
+    return Incoming("offerflow.staging", 0, 1, env.offer_id.encode(), encode(env))
 
 
 @pytest.fixture

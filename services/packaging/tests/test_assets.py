@@ -35,7 +35,7 @@ M = "microsoft-azure-marketplace."
 
 async def package(kit: ModuleType, make_dispatcher: Any, pages: Any, artifacts: Any, **marketing: Any) -> Any:
     dispatcher, sink = make_dispatcher(pages, artifacts=artifacts)
-    await dispatcher.process(kit.incoming(kit.provisioning_passed(**marketing)))
+    await dispatcher.process(kit.incoming(kit.staging_passed(**marketing)))
     return sink.events("offerflow.packaging")[-1]
 
 

@@ -31,7 +31,7 @@ async def package(
     kit: ModuleType, make_dispatcher: Any, pages: MemoryPageStore, **marketing: Any
 ) -> list[Any]:
     dispatcher, sink = make_dispatcher(pages)
-    await dispatcher.process(kit.incoming(kit.provisioning_passed(**marketing)))
+    await dispatcher.process(kit.incoming(kit.staging_passed(**marketing)))
     return list(sink.events("offerflow.packaging"))
 
 
@@ -105,7 +105,7 @@ async def test_same_event_twice_gives_identical_events_and_files(
     kit: ModuleType, make_dispatcher: Any, pages: MemoryPageStore
 ) -> None:
     dispatcher, sink = make_dispatcher(pages)
-    env = kit.provisioning_passed()
+    env = kit.staging_passed()
     await dispatcher.process(kit.incoming(env))
     first = [(e.event_id, e.event_type, e.payload) for e in sink.envelopes()]
     files = dict(pages.files)

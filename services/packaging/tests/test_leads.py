@@ -172,7 +172,7 @@ async def test_failed_lead_fails_the_step_and_writes_no_preview(
 ) -> None:
     leads = LeadRouter({lead_rules.HTTPS: MemoryLeadSender(refuse="https://crm.example/x refused (HTTP 500)")})
     dispatcher, sink = make_dispatcher(pages, leads)
-    await dispatcher.process(kit.incoming(kit.provisioning_passed(leadDestination="HttpsEndpoint")))
+    await dispatcher.process(kit.incoming(kit.staging_passed(leadDestination="HttpsEndpoint")))
     failed = sink.events()[-1]
     assert isinstance(failed, PackagingFailed)
     assert failed.reasons[0].code == "lead-registration-failed"
@@ -185,7 +185,7 @@ async def test_sent_lead_is_reported_in_progress(
 ) -> None:
     sender = MemoryLeadSender()
     dispatcher, sink = make_dispatcher(pages, LeadRouter({lead_rules.HTTPS: sender}))
-    await dispatcher.process(kit.incoming(kit.provisioning_passed(
+    await dispatcher.process(kit.incoming(kit.staging_passed(
         leadDestination="HttpsEndpoint", leadConfiguration={"httpsEndpointUrl": "https://crm.example/in"})))
     events = sink.events()
     assert isinstance(events[-2], PackagingPassed) and events[-2].warnings == []

@@ -45,7 +45,7 @@ def publish(kit: ModuleType, run_id: str) -> Envelope:
 async def open_preview(kit: ModuleType, dispatcher: Any, sink: Any) -> list[tuple[str, str]]:
     """Publish then package run-1; the (subscriptionId, token) of each preview link, sorted by subscription."""
     await dispatcher.process(kit.incoming(publish(kit, "run-1")))
-    await dispatcher.process(kit.incoming(kit.provisioning_passed()))
+    await dispatcher.process(kit.incoming(kit.staging_passed()))
     (ready,) = [e for e in sink.events() if isinstance(e, PreviewReady)]
     return [kit.viewer(link) for link in ready.preview_links]
 
@@ -96,7 +96,7 @@ async def test_cancel_revokes_every_link_and_a_late_redelivery_reopens_nothing(
     assert not await shows(shop, a) and not await shows(shop, b)
 
     sink.records.clear()
-    await dispatcher.process(kit.incoming(kit.provisioning_passed()))  # the run's input, replayed late
+    await dispatcher.process(kit.incoming(kit.staging_passed()))  # the run's input, replayed late
     assert sink.events() == []
     assert not [k for k in pages.files if k[2] == "preview"]
     assert not await shows(shop, a)
@@ -152,7 +152,7 @@ async def test_a_timed_out_run_loses_its_preview_and_a_late_package_announces_no
     await dispatcher.process(kit.incoming(publish(kit, "run-2")))
     await dispatcher.process(kit.incoming(envelope(timed_out, run_id="run-2")))  # timed out before packaging
     sink.records.clear()
-    late = envelope(kit.provisioning_passed().event(), run_id="run-2")
+    late = envelope(kit.staging_passed().event(), run_id="run-2")
     await dispatcher.process(kit.incoming(late))
     assert sink.events() == []
     assert not [k for k in grants.grants if k[0] == "run-2"]
@@ -165,7 +165,7 @@ async def test_a_subscription_removed_before_packaging_gets_no_link(
     await dispatcher.process(kit.incoming(draft(kit, kit.SUB_A, kit.SUB_B, version=1)))  # before Publish
     await dispatcher.process(kit.incoming(publish(kit, "run-1")))
     await dispatcher.process(kit.incoming(draft(kit, kit.SUB_B, version=2)))  # during the run
-    await dispatcher.process(kit.incoming(kit.provisioning_passed()))
+    await dispatcher.process(kit.incoming(kit.staging_passed()))
     (ready,) = [e for e in sink.events() if isinstance(e, PreviewReady)]
     assert [kit.viewer(link)[0] for link in ready.preview_links] == [kit.SUB_B]
     assert ready.audience == sorted([kit.SUB_A.lower(), kit.SUB_B])  # what the run's snapshot listed
@@ -177,7 +177,7 @@ async def test_no_link_left_fails_the_step(
     dispatcher, sink = make_dispatcher(pages)
     await dispatcher.process(kit.incoming(publish(kit, "run-1")))
     await dispatcher.process(kit.incoming(draft(kit)))
-    await dispatcher.process(kit.incoming(kit.provisioning_passed()))
+    await dispatcher.process(kit.incoming(kit.staging_passed()))
     failed = sink.events()[-1]
     assert isinstance(failed, PackagingFailed) and failed.reasons[0].code == "no-preview-audience"
 

@@ -16,7 +16,7 @@ async def test_preview_is_only_for_the_audience(
     kit: ModuleType, make_dispatcher: Any, pages: MemoryPageStore, grants: Any
 ) -> None:
     dispatcher, sink = make_dispatcher(pages)
-    await dispatcher.process(kit.incoming(kit.provisioning_passed()))
+    await dispatcher.process(kit.incoming(kit.staging_passed()))
     shop = kit.shop(pages, grants)
     (ready,) = [e for e in sink.events("offerflow.packaging") if isinstance(e, PreviewReady)]
     (sub_a, token_a), (sub_b, token_b) = map(kit.viewer, ready.preview_links)
@@ -42,7 +42,7 @@ async def test_live_page_appears_only_after_go_live(
     kit: ModuleType, make_dispatcher: Any, pages: MemoryPageStore, grants: Any
 ) -> None:
     dispatcher, _ = make_dispatcher(pages)
-    await dispatcher.process(kit.incoming(kit.provisioning_passed()))
+    await dispatcher.process(kit.incoming(kit.staging_passed()))
     shop = kit.shop(pages, grants)
     assert await shop.live_page(SLUG) == NOT_FOUND
     assert await shop.live_listing(SLUG) == NOT_FOUND

@@ -23,10 +23,10 @@ import pytest
 from aiohttp import web
 
 from offerflow_contract.events import ProvisioningFailed, ProvisioningPassed
-from offerflow_provisioning.adapters.regionmap import RegionEndpoint
 from offerflow_provisioning.adapters.regions import Content
 from offerflow_provisioning.adapters.s3 import S3RegionStore
 from offerflow_provisioning.replicator import Replicator
+from offerflow_shared.regionmap import RegionEndpoint
 from offerflow_shared.sources import MemoryDiskSource
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "deploy/dev"))

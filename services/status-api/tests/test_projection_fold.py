@@ -23,6 +23,10 @@ from offerflow_contract.events import (
     ProvisioningPassed,
     PublishRequested,
     Reason,
+    StagingCheck,
+    StagingPassed,
+    StagingReport,
+    StagingStarted,
     StepOverdue,
     StepTimedOut,
     ValidationPassed,
@@ -37,6 +41,10 @@ from offerflow_status_api.status_document import status_document
 SNAP = OfferSnapshot(offer_version=2, definition={}, notification_emails=["a@b.example"])
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 LINK = "https://preview.example/o?subscriptionId={}"
+BOOT = StagingReport(plan_id="std", image_version="1.0.0", region="westeurope", location="/r/os.vhd",
+                     accelerator="tcg", result="Pass", summary="booted to multi-user in 38 s", seconds=40,
+                     checks=[StagingCheck(check_id="ssh", name="SSH answered", result="Passed", actual="OpenSSH",
+                                          required="a banner", seconds=38.0)], console="login:")
 
 
 def at(seconds: float, event: Event) -> Envelope:
@@ -56,6 +64,8 @@ def a_run() -> list[Envelope]:
         at(6, CertificationProgressed(percentage=70, message="test 2")),
         at(7, CertificationPassed(offer=SNAP, disks=[])),
         at(8, ProvisioningPassed(offer=SNAP, disks=[], replicas=[])),
+        at(8.2, StagingStarted()),
+        at(8.5, StagingPassed(offer=SNAP, disks=[], replicas=[], reports=[BOOT])),
         at(9, PackagingPassed(offer=SNAP, preview_links=[LINK.format("a")])),
         at(10, PreviewReady(offer_version=2, preview_links=[LINK.format("A"), LINK.format("b")], audience=[],
                             notification_emails=[])),

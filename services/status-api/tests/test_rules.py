@@ -107,11 +107,12 @@ def test_messages_are_text_and_their_html_is_escaped() -> None:
     assert not any("<" in h for h in html)
 
 
-def test_never_published_lists_six_steps_in_order() -> None:
+def test_never_published_lists_seven_steps_in_order() -> None:
     doc = status_document(None)
     assert doc["status"] == "neverPublished"
     assert [s["id"] for s in doc["steps"]] == [
-        "displaydummycertify", "displaycertify", "displayprovision", "displaypackage", "publisher-signoff", "live"]
+        "displaydummycertify", "displaycertify", "displayprovision", "displaystaging", "displaypackage",
+        "publisher-signoff", "live"]
     assert all(set(s) >= {"estimatedTimeFrame", "stepName", "description", "progressPercentage", "messages"}
                for s in doc["steps"])
 

@@ -49,6 +49,14 @@ from offerflow_contract.events.publishing import (
     StepTimedOut,
     SupportRequestOpened,
 )
+from offerflow_contract.events.staging import (
+    StagingCheck,
+    StagingFailed,
+    StagingPassed,
+    StagingProgressed,
+    StagingReport,
+    StagingStarted,
+)
 from offerflow_contract.events.validation import (
     ValidationFailed,
     ValidationPassed,
@@ -88,6 +96,12 @@ __all__ = [
     "StagePassed",
     "StageProgressed",
     "StageStarted",
+    "StagingCheck",
+    "StagingFailed",
+    "StagingPassed",
+    "StagingProgressed",
+    "StagingReport",
+    "StagingStarted",
     "StepOverdue",
     "StepTimedOut",
     "SupportRequestOpened",

@@ -26,6 +26,7 @@ SPEC = service.ServiceSpec(
         topics.VALIDATION.name,
         topics.CERTIFICATION.name,
         topics.PROVISIONING.name,
+        topics.STAGING.name,
         topics.PACKAGING.name,
     ),
     emits=topics.NOTIFICATIONS.name,

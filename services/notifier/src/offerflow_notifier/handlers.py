@@ -14,6 +14,7 @@ from offerflow_contract.events import (
     PublishCanceled,
     PublishRequested,
     StageFailed,
+    StagingFailed,
     StepTimedOut,
     SupportRequestOpened,
     ValidationFailed,
@@ -27,6 +28,7 @@ FAILURES: tuple[type[StageFailed], ...] = (
     ValidationFailed,
     CertificationFailed,
     ProvisioningFailed,
+    StagingFailed,
     PackagingFailed,
     GoLiveFailed,
 )

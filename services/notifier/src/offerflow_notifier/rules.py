@@ -16,10 +16,12 @@ from offerflow_contract.events import (
     PublishCanceled,
     PublishRequested,
     StageFailed,
+    StagingFailed,
     StepTimedOut,
     SupportRequestOpened,
 )
 from offerflow_contract.steps import StepId, step_info
+from offerflow_notifier import staging_mail
 
 PUBLISH_ACCEPTED = "publish_accepted"
 STEP_FAILED = "step_failed"
@@ -27,7 +29,8 @@ PREVIEW_READY = "preview_ready"
 LIVE = "live"
 CANCELED = "canceled"
 SUPPORT_REQUESTED = "support_requested"
-TEMPLATES = (PUBLISH_ACCEPTED, STEP_FAILED, PREVIEW_READY, LIVE, CANCELED, SUPPORT_REQUESTED)
+STAGING_FAILED = "staging_failed"
+TEMPLATES = (PUBLISH_ACCEPTED, STEP_FAILED, STAGING_FAILED, PREVIEW_READY, LIVE, CANCELED, SUPPORT_REQUESTED)
 
 _MAIL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "offerflow:notifier:mail")
 
@@ -127,6 +130,11 @@ def step_failed(env: Envelope, event: StageFailed | StepTimedOut, public_url: st
         "support_url": support_url(public_url, env.offer_id, env.run_id, str(event.step)),
         "editor_url": editor_url(public_url, env.offer_id),
     }
+    plans = staging_mail.failed_plans(event.reports) if isinstance(event, StagingFailed) and not ours else []
+    if plans:
+        # The boot failed in the image: say where each plan's boot stopped, with the console's last lines.
+        context.update(plans=plans, next_steps_list=staging_mail.NEXT_STEPS)
+        return Mail(STAGING_FAILED, context, recipients(event.notification_emails))
     return Mail(STEP_FAILED, context, recipients(event.notification_emails))
 
 

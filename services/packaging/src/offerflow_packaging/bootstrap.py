@@ -6,7 +6,7 @@ import faust
 
 from offerflow_contract import topics
 from offerflow_contract.envelope import Envelope
-from offerflow_contract.events import GoLiveFailed, GoLiveRequested, PackagingFailed, ProvisioningPassed
+from offerflow_contract.events import GoLiveFailed, GoLiveRequested, PackagingFailed, StagingPassed
 from offerflow_packaging import handlers, lead_rules, storefront
 from offerflow_packaging.access import PreviewAccess
 from offerflow_packaging.adapters.artifacts import ArtifactSource, reader
@@ -23,8 +23,8 @@ from offerflow_shared.egress_policy import EgressPolicy
 from offerflow_shared.secrets import SecretBox
 
 # A given-up offer.publish_canceled is only dead-lettered: that run has already ended, canceled.
-SPEC = service.stage("packaging", (topics.PROVISIONING.name, topics.PUBLISHING.name), topics.PACKAGING.name,
-                     ends_run_with={ProvisioningPassed: PackagingFailed, GoLiveRequested: GoLiveFailed})
+SPEC = service.stage("packaging", (topics.STAGING.name, topics.PUBLISHING.name), topics.PACKAGING.name,
+                     ends_run_with={StagingPassed: PackagingFailed, GoLiveRequested: GoLiveFailed})
 
 
 async def close_preview(deps: handlers.Deps, failed: Envelope) -> None:

@@ -22,10 +22,10 @@ from offerflow_contract.events import (
     PackagingStarted,
     PreviewReady,
     PreviewWithdrawn,
-    ProvisioningPassed,
     PublishCanceled,
     PublishRequested,
     Reason,
+    StagingPassed,
     StepTimedOut,
 )
 from offerflow_packaging import access_handlers, rules
@@ -67,7 +67,7 @@ async def _fail(out: Outbox, code: str, message: str, emails: list[str], pointer
     )
 
 
-async def on_provisioning_passed(deps: Deps, env: Envelope, event: ProvisioningPassed, out: Outbox) -> None:
+async def on_staging_passed(deps: Deps, env: Envelope, event: StagingPassed, out: Outbox) -> None:
     publisher, offer, snapshot = env.publisher_id, env.offer_id, event.offer
     emails = snapshot.notification_emails
     run_id = env.run_id or str(env.event_id)
@@ -286,7 +286,7 @@ def _asset_paths(raw: bytes) -> list[str]:
 
 
 HANDLERS: Handlers[Deps] = {
-    ProvisioningPassed: on_provisioning_passed,
+    StagingPassed: on_staging_passed,
     GoLiveRequested: on_golive_requested,
     PublishCanceled: on_publish_canceled,
     PublishRequested: access_handlers.on_publish_requested,

@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from offerflow_provisioning.adapters import regionmap
+from offerflow_shared import regionmap
 from offerflow_shared.settings import CommonSettings, refuse_unsafe
 
 
@@ -15,8 +15,8 @@ class Settings(BaseSettings):
 
     web_port: int = Field(6063, ge=1, le=65535)
     concurrency: int = Field(1, ge=1, le=64)
-    # Region -> object-store endpoint, bucket, credentials (adapters/regionmap.py); its order is the replication
-    # order. Required: there is no built-in default, a deployment names its regions.
+    # Region -> object-store endpoint, bucket, credentials (offerflow_shared.regionmap); its order is the
+    # replication order. Required: there is no built-in default, a deployment names its regions.
     region_map_file: Path | None = None
     max_disk_bytes: int = Field(1024 * 1024**3 + 512, ge=1)  # a disk's bytes as read, like certification's limit
     part_mib: int = Field(8, ge=5, le=512)

@@ -32,12 +32,12 @@ class Settings(BaseSettings):
     # Per-token rate limits of the publisher API (token buckets in this process): requests per second and the
     # burst a quiet token may send at once; writes are every method but GET, HEAD and OPTIONS.
     write_rate: float = Field(20.0, gt=0, le=100_000)
-    write_burst: int = Field(60, ge=1, le=1_000_000)
+    write_burst: int = Field(20, ge=1, le=1_000_000)
     read_rate: float = Field(50.0, gt=0, le=100_000)
     read_burst: int = Field(200, ge=1, le=1_000_000)
     # And how many requests one token may have in work at once (in this process), writes and reads apart: one
     # token's burst must not queue every other publisher behind it (bench/fairness.py). Beyond: 429, Retry-After 1.
-    writes_in_flight: int = Field(4, ge=1, le=10_000)
+    writes_in_flight: int = Field(2, ge=1, le=10_000)
     reads_in_flight: int = Field(8, ge=1, le=10_000)
     # Status streams: how many one token may hold open (in this process), and how often an open stream re-checks
     # that its token is still live (a revoke in another API process ends it within this many seconds).

@@ -26,10 +26,12 @@ from offerflow_status_api import eta
 
 log = logging.getLogger("offerflow.supervisor")
 PRODUCER = "status-supervisor"
-SUPERVISED = (StepId.VALIDATION, StepId.CERTIFICATION, StepId.PROVISIONING, StepId.PACKAGING, StepId.LIVE)
-# Hard limits, well above each stage's own handler limit and the step's published ETA.
+SUPERVISED = (StepId.VALIDATION, StepId.CERTIFICATION, StepId.PROVISIONING, StepId.STAGING, StepId.PACKAGING,
+              StepId.LIVE)
+# Hard limits, well above each stage's own handler limit and the step's published ETA (staging boots one plan
+# after another under emulation: a large offer takes a while, hence packaging's 3 h rather than its 30 min ETA).
 DEFAULT_LIMITS = {StepId.VALIDATION: 3600, StepId.CERTIFICATION: 4 * 3600, StepId.PROVISIONING: 26 * 3600,
-                  StepId.PACKAGING: 3 * 3600, StepId.LIVE: 3 * 3600}
+                  StepId.STAGING: 3 * 3600, StepId.PACKAGING: 3 * 3600, StepId.LIVE: 3 * 3600}
 
 
 def overdue_text(ev: StepOverdue) -> str:

@@ -19,6 +19,8 @@ _ELF_CANDIDATES = ("/usr/bin/bash", "/bin/bash", "/usr/bin/python3", "/usr/sbin/
 _AGENT_SOURCES = ("/usr/lib/python3/dist-packages", "/usr/lib/python2.7/dist-packages",
                   "/usr/lib/python3.6/site-packages", "/usr/lib/python2.7/site-packages")
 _X86_64 = 0x3E
+_SYSLINUX_CONFIGS = ("/boot/extlinux/extlinux.conf", "/extlinux.conf", "/boot/syslinux/syslinux.cfg",
+                     "/boot/syslinux/extlinux.conf", "/syslinux/syslinux.cfg", "/syslinux.cfg")
 
 
 @dataclass(frozen=True)
@@ -87,14 +89,36 @@ def kernel_cmdline(fs: Ext4) -> tuple[str, list[str]] | None:
         if content is not None:
             lines = [ln.split()[2:] for ln in content.splitlines() if ln.strip().startswith(("linux ", "linux16 "))]
             return cfg, lines[0] if lines else []
+    for cfg in _SYSLINUX_CONFIGS:
+        content = text(fs, cfg)
+        if content is not None:
+            return cfg, syslinux_append(content)
     return None
+
+
+def syslinux_append(content: str) -> list[str]:
+    """The APPEND words EXTLINUX/SYSLINUX boots with: the DEFAULT label's, else the global one, else the first."""
+    default: str | None = None
+    label: str | None = None
+    appends: dict[str | None, list[str]] = {}
+    for line in content.splitlines():
+        key, rest = [*line.split(None, 1), "", ""][:2]
+        key = key.lower()
+        if key == "default":
+            default = rest.split()[0] if rest.split() else None
+        elif key == "label":
+            label = rest.strip()
+        elif key == "append":
+            appends.setdefault(label, rest.split())  # keywords are case-insensitive; the first APPEND counts
+    return appends.get(default) or appends.get(None) or next(iter(appends.values()), [])
 
 
 def check_kernel_parameters(c: LinuxContext) -> Finding:
     tid, required = "linux.kernel_parameters", "console=ttyS0 earlyprintk=ttyS0 (rootdelay=300 recommended)"
     found = kernel_cmdline(c.fs)
     if found is None:
-        return failed(tid, name_of(tid), "no boot loader configuration (/etc/default/grub, grub.cfg)", required)
+        return failed(tid, name_of(tid), "no boot loader configuration (/etc/default/grub, grub.cfg, "
+                      "extlinux.conf, syslinux.cfg)", required)
     where, params = found
     actual = f"{where}: {' '.join(params) or '(empty)'}"
     if not {"console=ttyS0", "earlyprintk=ttyS0"} <= set(params):

@@ -27,10 +27,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from offerflow_provisioning.adapters.regionmap import RegionEndpoint
 from offerflow_provisioning.adapters.regions import Content
 from offerflow_provisioning.errors import PermanentCopyError
 from offerflow_provisioning.rules import ReplicaKey
+from offerflow_shared.regionmap import RegionEndpoint
 
 _TRANSIENT_CODES = frozenset({"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "Throttling",
                               "RequestTimeTooSkewed", "NoSuchUpload"})  # NoSuchUpload: aborted by a concurrent copy

@@ -19,6 +19,7 @@ from offerflow_status_api.api import (
     routes_offers,
     routes_portal,
     routes_publishing,
+    routes_staging,
     routes_stream,
 )
 from offerflow_status_api.api.deps import AppServices
@@ -42,7 +43,7 @@ def create_app(open_resources: Opener, *, max_body_bytes: int = 1_048_576,
     app = FastAPI(title="Offerflow publisher API", version="2017-10-31", lifespan=lifespan,
                   description="Marketplace offer publishing: offers, publish, go live, cancel and status.")
     errors.install(app)
-    for module in (routes_offers, routes_publishing, routes_admin):
+    for module in (routes_offers, routes_publishing, routes_staging, routes_admin):
         app.include_router(module.router, responses=errors.COMMON_RESPONSES)
     errors.document(app)
     app.include_router(routes_stream.router, responses=errors.COMMON_RESPONSES)

@@ -1,8 +1,9 @@
 """Per-token rate limits: a token bucket per bearer token, one for writes and one for reads, and a cap on the
-token's requests in flight (writes and reads apart), answered 429 with ``Retry-After`` before anything else runs.
+token's requests in flight (writes and reads apart), answered 429 with ``Retry-After`` before anything else runs
+(a small refused body is drained so that the connection stays open).
 
 Why a cap besides the buckets: a bucket lets a burst of its size in at once, and one process serves every
-publisher, so sixty accepted PUTs of one token queue every other publisher behind them for database connections
+publisher, so a burst of accepted PUTs of one token queue every other publisher behind them for database connections
 and the event loop. With the cap a token holds at most a few requests in work at any moment, whatever its
 client's concurrency; the rest are refused at once, cheaply. A request stops counting as in flight when its
 answer starts (a status stream holds its place in the stream registry, not here).
@@ -46,9 +47,9 @@ class Rate:
 
 @dataclass(frozen=True)
 class RateLimits:
-    writes: Rate = Rate(20.0, 60)
+    writes: Rate = Rate(20.0, 20)
     reads: Rate = Rate(50.0, 200)
-    writes_in_flight: int = 4
+    writes_in_flight: int = 2
     reads_in_flight: int = 8
 
     def __post_init__(self) -> None:
@@ -126,6 +127,35 @@ def bearer(scope: Scope) -> str | None:
     return None
 
 
+DRAIN_MAX = 64 * 1024  # a refused body this small is read and dropped, so its connection stays open
+
+
+async def _drained(scope: Scope, receive: Receive) -> bool:
+    """Reads and drops a small declared body (True); a larger, chunked or bodiless-but-unknown one is left (False).
+
+    Why: closing the connection of every refused write makes a busy client reconnect for each next request, and
+    accepting connections costs the process more than reading a few kilobytes; a burst's refusals then take the
+    event loop away from every other publisher."""
+    length = None
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"transfer-encoding":
+            return False
+        if name.lower() == b"content-length":
+            length = int(value) if value.isdigit() else None
+    if length is None or length > DRAIN_MAX:
+        return False
+    read = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return False
+        read += len(message.get("body", b""))
+        if read > DRAIN_MAX:
+            return False
+        if not message.get("more_body", False):
+            return True
+
+
 def retry_after(wait: float) -> int:
     return max(1, math.ceil(wait))
 
@@ -180,8 +210,8 @@ class RateLimit:
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, write: bool, seconds: int, limit: str) -> None:
         headers = {"Retry-After": str(seconds)}
-        if write:  # its body is never read, so the connection cannot carry another request
-            headers["Connection"] = "close"
+        if write and not await _drained(scope, receive):
+            headers["Connection"] = "close"  # its body was not read, so the connection cannot carry another request
         error = ApiError(429, "TooManyRequests",
                          f"Too many {'changes' if write else 'reads'} with this token: {limit}; retry in "
                          f"{seconds} s.", retryable=True, headers=headers)

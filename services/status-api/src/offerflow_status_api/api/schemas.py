@@ -26,6 +26,27 @@ class StatusMessage(Body):
     code: str | None = None
 
 
+class StagingCheckResult(Body):
+    checkId: str
+    name: str
+    result: str  # Passed, Warning, Failed, NotRun
+    actual: str
+    required: str
+    seconds: float | None = None  # since power-on, when the milestone was seen
+
+
+class StagingPlanSummary(Body):
+    """One plan's boot on the staging step of the status document (the console is at the staging route)."""
+
+    planId: str
+    imageVersion: str
+    result: str  # Pass or Fail
+    summary: str
+    firstMissing: str | None = None
+    seconds: float
+    checks: list[StagingCheckResult]
+
+
 class StepDocument(Body):
     id: str
     stepName: str
@@ -40,6 +61,8 @@ class StepDocument(Body):
     # Added when the API serves the document (eta.py): the ETA's bound in seconds, and whether the step is late.
     etaSeconds: int | None = None
     overdue: bool | None = None
+    # The staging step, once it passed or failed: each plan's boot, check by check.
+    stagingReports: list[StagingPlanSummary] | None = None
 
 
 class StatusDocument(Body):
@@ -167,6 +190,30 @@ class CertificationReport(Body):
     runId: str
     TestResult: str
     reports: list[DiskCertification]
+
+
+class StagingPlanReport(Body):
+    planId: str
+    imageVersion: str
+    region: str
+    location: str
+    accelerator: str  # tcg (emulated) or kvm
+    TestResult: str
+    summary: str
+    firstMissing: str | None = None
+    seconds: float
+    consoleTruncated: bool
+    hasConsole: bool
+    checks: list[StagingCheckResult]
+
+
+class StagingReports(Body):
+    """``GET …/operations/{id}/staging``: each plan's boot, like the certification report (the console log is
+    ``…/staging/console``, as text)."""
+
+    runId: str
+    TestResult: str
+    reports: list[StagingPlanReport]
 
 
 class HistoryEntry(Body):

@@ -7,6 +7,7 @@ event changes nothing; an event with a payload that does not parse only counts f
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -27,11 +28,13 @@ from offerflow_contract.events import (
     StagePassed,
     StageProgressed,
     StageStarted,
+    StagingFailed,
+    StagingPassed,
     StepOverdue,
     StepTimedOut,
 )
 from offerflow_contract.steps import STEP_INDEX, STEPS, StepId, StepStatus
-from offerflow_status_api import supervisor
+from offerflow_status_api import staging_report, supervisor
 from offerflow_status_api.projection.state import Key, Note, RunState, StepState, latest, step_state, union
 from offerflow_status_api.projection.view import (
     TERMINAL,
@@ -143,9 +146,19 @@ def _stage(key: Key, ev: StageStarted | StageProgressed | StagePassed | StageFai
     if isinstance(ev, StagePassed):
         # Complete unless failed; 100 % either way.
         notes = tuple(Note(key, i, "warning", r.message, r.field, r.code) for i, r in enumerate(ev.warnings))
+        if isinstance(ev, StagingPassed):  # what each plan's boot showed, after the warnings
+            notes += tuple(Note(key, len(notes) + i, "information", f"{r.plan_id}: {r.summary}", code="stagingSummary")
+                           for i, r in enumerate(ev.reports))
         return step_state(first_change=(key, "", False), last_pass=key, done=True, finished=key, stage_start=key,
-                         notes=notes)
-    return replace(_failed(key, ev.summary, ev.reasons), stage_start=key)
+                         notes=notes, details=_details(key, ev))
+    return replace(_failed(key, ev.summary, ev.reasons), stage_start=key, details=_details(key, ev))
+
+
+def _details(key: Key, ev: StagePassed | StageFailed) -> tuple[Key, str] | None:
+    """The outcome's details the status shows on its step: staging's checks per plan."""
+    if isinstance(ev, StagingPassed | StagingFailed) and ev.reports:
+        return (key, staging_report.step_details(ev.reports))
+    return None
 
 
 def _failed(key: Key, summary: str, reasons: Iterable[object]) -> StepState:
@@ -188,6 +201,8 @@ def _step_view(step_id: StepId, s: StepState) -> StepView:
         view.started_at = _time(s.stage_start[0])
     if s.finished is not None:
         view.finished_at = _time(s.finished[0])
+    if s.details is not None:
+        view.details = json.loads(s.details[1])
     return view
 
 

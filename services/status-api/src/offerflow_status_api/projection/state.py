@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from offerflow_contract.steps import STEPS
+from offerflow_contract.steps import STEP_INDEX, STEPS, StepId
 
 # (occurred_at as UTC ISO text with microseconds, event id): sorts as the fold orders events.
 Key = tuple[str, str]
@@ -67,6 +67,9 @@ class StepState:
     preview: Key | None = None  # the latest preview ready (it sets the sign-off's start unconditionally)
     stage_start: Key | None = None  # the earliest event that starts the step only if it has no start yet
     notes: tuple[Note, ...] = ()
+    # The latest outcome's details the status shows on the step (staging: each plan's checks), as JSON text: the
+    # state stays hashable and is stored as it is.
+    details: tuple[Key, str] | None = None
 
     def join(self, other: StepState) -> StepState:
         if other is EMPTY_STEP or other is self:
@@ -86,6 +89,7 @@ class StepState:
             preview=latest(self.preview, other.preview),
             stage_start=earliest(self.stage_start, other.stage_start),
             notes=_notes(self.notes, other.notes),
+            details=latest(self.details, other.details),
         )
         return new
 
@@ -177,6 +181,8 @@ def step_to_json(s: StepState) -> dict[str, Any]:
         out["p"] = s.progress
     if s.notes:
         out["n"] = [[n.key, n.rank, n.level, n.text, n.field, n.code] for n in s.notes]
+    if s.details is not None:
+        out["dt"] = s.details
     return out
 
 
@@ -194,12 +200,13 @@ def step_from_json(d: dict[str, Any]) -> StepState:
         preview=_opt(d.get("pv"), _key),
         stage_start=_opt(d.get("ss"), _key),
         notes=tuple(Note(_key(n[0]), n[1], n[2], n[3], n[4], n[5]) for n in d.get("n", ())),
+        details=_opt(d.get("dt"), lambda v: (_key(v[0]), v[1])),
     )
 
 
 def to_json(s: RunState) -> dict[str, Any]:
     return {
-        "v": 1, "run": s.run_id, "offer": s.offer_id, "publisher": s.publisher_id, "last": s.last_at,
+        "v": 2, "run": s.run_id, "offer": s.offer_id, "publisher": s.publisher_id, "last": s.last_at,
         "request": s.request, "goLive": s.go_live, "cancel": s.cancel_requested, "ready": s.preview_ready,
         "withdrawn": s.preview_withdrawn, "preview": s.preview_links, "live": s.live_links,
         "audiences": s.audiences, "steps": [step_to_json(x) for x in s.steps],
@@ -215,5 +222,15 @@ def from_json(d: dict[str, Any]) -> RunState:
         preview_links=_opt(d["preview"], lambda v: (_key(v[0]), tuple(v[1]))),
         live_links=_opt(d["live"], lambda v: (_key(v[0]), tuple(v[1]))),
         audiences=tuple(tuple(a) for a in d["audiences"]),
-        steps=tuple(step_from_json(x) for x in d["steps"]),
+        steps=_steps_from_json(d.get("v", 1), d["steps"]),
     )
+
+
+def _steps_from_json(version: int, steps: list[dict[str, Any]]) -> tuple[StepState, ...]:
+    # Version 1 was stored before the staging step existed (six steps): staging had no event in those runs.
+    out = [step_from_json(x) for x in steps]
+    if version == 1:
+        out.insert(STEP_INDEX[StepId.STAGING], EMPTY_STEP)
+    if len(out) != len(STEPS):
+        raise ValueError(f"stored run state has {len(out)} steps, expected {len(STEPS)}")
+    return tuple(out)

@@ -39,6 +39,7 @@ class StepView:
     messages: list[Message] = field(default_factory=list)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # extra camelCase fields of the step (staging's reports)
 
     def to_api(self) -> dict[str, Any]:
         info = STEPS[STEP_INDEX[self.id]]
@@ -53,6 +54,7 @@ class StepView:
             "messages": [m.to_api() for m in sorted(self.messages, key=lambda m: m.at)],
             "startedAt": self.started_at.isoformat() if self.started_at else None,
             "finishedAt": self.finished_at.isoformat() if self.finished_at else None,
+            **self.details,
         }
 
 

@@ -39,7 +39,8 @@ export function authHeaders(extra = {}) {
 }
 
 // Returns {status, body, headers}; statuses listed in `ok` are answers, every other 4xx/5xx throws ApiError.
-export async function call(method, path, { json, headers = {}, params, ok = [], signal } = {}) {
+// `text`: a successful body stays text even when it parses as JSON (a console log).
+export async function call(method, path, { json, headers = {}, params, ok = [], signal, text: asText = false } = {}) {
   const init = { method, headers: authHeaders(headers), signal };
   if (json !== undefined) {
     init.body = JSON.stringify(json);
@@ -54,7 +55,8 @@ export async function call(method, path, { json, headers = {}, params, ok = [], 
   }
   const text = await resp.text();
   let body = null;
-  if (text) {
+  if (asText && resp.status < 400) body = text;
+  else if (text) {
     try { body = JSON.parse(text); } catch { body = text; }
   }
   if (resp.status === 401) window.dispatchEvent(new CustomEvent("offerflow:unauthorized"));
@@ -78,6 +80,12 @@ export const slot = async (id, name) => {
 export const certification = async (id, runId) => {
   const r = await call("GET", offerPath(id, `/operations/${encodeURIComponent(runId)}/certification`), { ok: [404] });
   return r.status === 404 ? null : r.body;
+};
+// The console log of one plan's staging boot, as text; null when none was kept.
+export const stagingConsole = async (id, runId, plan) => {
+  const r = await call("GET", offerPath(id, `/operations/${encodeURIComponent(runId)}/staging/console`),
+    { params: { plan }, headers: { Accept: "text/plain" }, ok: [404], text: true });
+  return r.status === 404 ? null : String(r.body ?? "");
 };
 export const openSupport = async (id, title, description, runId) =>
   (await call("POST", offerPath(id, "/support"), { json: { title, description, ...(runId ? { runId } : {}) } })).body;

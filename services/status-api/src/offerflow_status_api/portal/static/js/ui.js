@@ -118,7 +118,7 @@ export const STEP_STATUS = {
 };
 export const STEP_NAMES = {
   displaydummycertify: "Validate Pre-Requisites", displaycertify: "Certification", displayprovision: "Provisioning",
-  displaypackage: "Packaging and Lead Generation Registration", "publisher-signoff": "Publisher signoff", live: "Live",
+  displaystaging: "Staging deployment", displaypackage: "Packaging and Lead Generation Registration", "publisher-signoff": "Publisher signoff", live: "Live",
 };
 
 export function badge(statusValue, map = OFFER_STATUS) {

@@ -3,12 +3,14 @@ import * as api from "../api.js";
 import { follow } from "../sse.js";
 import { h, badge, errorBox, fmtDuration, messageText, modal, timeTag, toast, STEP_STATUS } from "../ui.js";
 import { certificationReport } from "./report.js";
+import { stagingReports } from "./staging.js";
 import { historyList } from "./history.js";
 
 const NEXT_STEPS = {
   displaydummycertify: "Fix the fields listed in the message (the Editor shows a warning next to each), then Publish again.",
   displaycertify: "Fix the image so the failed tests pass, add it as a new disk version in the Editor, then Publish again.",
   displayprovision: "Check that the image is still readable and unchanged since certification, then Publish again.",
+  displaystaging: "Read the failed check and the console log, fix the image (run `offerflow stage IMAGE` locally), then Publish again.",
   displaypackage: "Check the marketplace content and the lead destination settings, then Publish again.",
   "publisher-signoff": "Review the preview, then choose Go live or Cancel publication.",
   live: "Publish again; if it keeps failing, open a support request.",
@@ -20,6 +22,7 @@ export function renderStatus(view, offerId, shell, query = new URLSearchParams()
   let supportAsked = query.get("support");
   let reportRun = null;
   const openSteps = new Set();
+  const consoles = new Map(); // staging console logs already read, by "run:plan"
   const live = h("p", { class: "live-state muted", "aria-live": "off" }, "Connecting…");
   const announce = h("div", { class: "sr-only", "aria-live": "polite", role: "status" });
   const overview = h("div", { class: "overview card" });
@@ -80,6 +83,7 @@ export function renderStatus(view, offerId, shell, query = new URLSearchParams()
           h("label", { for: `progress-${s.id}` }, "Progress"),
           h("progress", { id: `progress-${s.id}`, max: "100", value: String(pct) }), h("span", { class: "pct" }, `${pct}%`)),
         failed ? failure(s) : null,
+        doc.runId ? stagingReports(s, offerId, doc.runId, consoles) : null,
         messages(s));
     }));
   }

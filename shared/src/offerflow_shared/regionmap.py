@@ -2,7 +2,8 @@
 
 It is configuration, not code: the dev stack writes one for its local endpoints, and production points each
 region at its real regional endpoint (AWS S3 in that region, or any S3-compatible store). The list order is the
-replication order.
+replication order (provisioning) and the order in which staging looks for the replica it boots. Both services read
+the same file, so a replica's location always resolves to an endpoint and bucket staging can reach.
 """
 
 from __future__ import annotations
