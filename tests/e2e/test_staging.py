@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from stack import Stack
@@ -124,3 +126,62 @@ def test_the_end_of_a_run_stops_its_boot_at_once(stack: Stack, e2e_token: str, b
     time.sleep(5)
     events = asyncio.run(_wait_for(stack.kafka_bootstrap, offer, lambda e: False, 0))
     assert not [e for e in events if isinstance(e, StagingPassed | StagingFailed)], events
+
+
+@pytest.fixture
+def enforcing(stack: Stack) -> Iterator[Stack]:
+    """The staging worker restarted with the check enforced (as `make up` and production run it), then back."""
+
+    def restart(enforce: bool) -> None:
+        stack.kill("staging", signal.SIGTERM)
+        stack.staging_enforce = enforce
+        stack.start("staging")
+        stack.wait_ready()
+
+    restart(True)
+    try:
+        yield stack
+    finally:
+        restart(False)
+
+
+@pytest.mark.staging
+@pytest.mark.parametrize(("variant", "first_missing", "console_says"), [
+    ("no-init", "init", "/sbin/init"),
+    ("bad-root", "root-fs", "does not exist"),
+    ("no-bootloader", "boot-loader", None),  # refused from its first sector: no VM, so no console
+])
+def test_an_image_that_does_not_boot_fails_the_staging_step_with_its_console_and_a_mail(
+        enforcing: Stack, e2e_token: str, variant: str, first_missing: str, console_says: str | None) -> None:
+    from tests.e2e.test_links import wait_mails
+    from tests.images.bootable import build_bootable
+
+    stack = enforcing
+    api = Api(stack.api_url, e2e_token)
+    offer = unique(variant.replace("-", ""))
+    owner = f"{offer}@e2e.example"
+    assert api.put(offer, offer_doc(build_bootable(variant))).status_code == 201
+    assert api.publish(offer, owner).status_code == 202
+    doc = api.wait_status(offer, lambda d: d["status"] in ("waitingForPublisherReview", "failed"),
+                          timeout=PIPELINE_SECONDS)
+    steps = {s["id"]: s for s in doc["steps"]}
+    assert doc["status"] == "failed" and steps["displaystaging"]["status"] == "failed", steps
+    assert steps["displaypackage"]["status"] == "notStarted", steps
+
+    events = asyncio.run(_wait_for(stack.kafka_bootstrap, offer, lambda e: isinstance(e, StagingFailed), 60))
+    (failed,) = [e for e in events if isinstance(e, StagingFailed)]
+    (report,) = failed.reports
+    assert report.result == "Fail" and report.first_missing == first_missing, report.summary
+    assert first_missing in failed.summary or first_missing.replace("-", " ") in failed.summary.lower(), failed
+    if console_says is not None:
+        assert any(console_says in line for line in report.console_tail), report.console_tail
+        console = httpx.get(stack.api_url + api.offer_url(offer, f"/operations/{doc['runId']}/staging/console"),
+                            params={"api-version": "2017-10-31"},
+                            headers={"Authorization": f"Bearer {e2e_token}"}, timeout=30)
+        assert console.status_code == 200 and console_says in console.text, console.status_code
+    (mail,) = [m for m in wait_mails(stack, owner, "staging deployment failed", timeout=120)
+               if "staging deployment failed" in str(m["Subject"]).lower()]
+    text = mail.get_body(("plain",))
+    assert text is not None and "offerflow stage" in text.get_content()
+    if console_says is not None:
+        assert console_says in text.get_content()
