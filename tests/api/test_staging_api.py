@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import time
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -22,11 +23,18 @@ from tests.api.staging_seed import (
     published_to_staging,
     staging_failure,
     staging_pass,
+    staging_paused,
     staging_step,
 )
 from tests.e2e.client import Api, V, offer_doc, unique
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_real_staging(stack: Stack) -> Iterator[None]:
+    with staging_paused(stack):
+        yield
 
 
 def staging_url(api: Api, offer: str, run_id: str, suffix: str = "") -> str:

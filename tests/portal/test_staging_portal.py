@@ -6,6 +6,7 @@ way the staging service writes it, and the page shows it live.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,18 @@ from tests.api.staging_seed import (
     produce_staging,
     published_to_staging,
     staging_failure,
+    staging_paused,
 )
 from tests.e2e.client import Api, unique
 from tests.portal.browser import Portal, shot
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_real_staging(stack: Stack) -> Iterator[None]:
+    with staging_paused(stack):
+        yield
 
 
 def test_the_status_tab_shows_the_staging_checks_and_the_console_as_text(
