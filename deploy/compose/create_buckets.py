@@ -17,8 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from offerflow_provisioning.adapters.s3 import client_for
-from offerflow_shared.regionmap import RegionEndpoint, RegionMapError, load
+from offerflow_shared.regionmap import RegionEndpoint, RegionMapError, client_for, load
 
 # Codes meaning "the bucket is there and ours": a concurrent or earlier run made it.
 _ALREADY = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -50,6 +51,26 @@ class RegionMap(BaseModel):
     @property
     def names(self) -> list[str]:
         return [r.name for r in self.regions]
+
+
+def client_for(endpoint: RegionEndpoint, timeout: float, pool: int = 16) -> Any:
+    """A boto3 S3 client of the region (thread-safe: one serves every transfer), the same for every reader and
+    writer of replicas: path-style addressing, SigV4, the region's CA, checksums only where the API needs them."""
+    import boto3  # here, not at the top: only the services that move replicas pay for importing it
+    from botocore.config import Config
+
+    secret = endpoint.secret_access_key
+    return boto3.client(
+        "s3", endpoint_url=endpoint.endpoint_url, region_name=endpoint.signing_region,
+        aws_access_key_id=endpoint.access_key_id,
+        aws_secret_access_key=secret.get_secret_value() if secret else None,
+        verify=str(endpoint.ca_file) if endpoint.ca_file else True,
+        # boto3's own retries stay short: callers back off per region.
+        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2, "mode": "standard"},
+                      signature_version="s3v4", max_pool_connections=pool,
+                      s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
+                      response_checksum_validation="when_required"),
+    )
 
 
 class RegionMapError(ValueError):

@@ -22,15 +22,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, Literal
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from offerflow_provisioning.adapters.regions import Content
 from offerflow_provisioning.errors import PermanentCopyError
 from offerflow_provisioning.rules import ReplicaKey
-from offerflow_shared.regionmap import RegionEndpoint
+from offerflow_shared.regionmap import RegionEndpoint, client_for
 
 _TRANSIENT_CODES = frozenset({"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "Throttling",
                               "RequestTimeTooSkewed", "NoSuchUpload"})  # NoSuchUpload: aborted by a concurrent copy
@@ -40,21 +38,6 @@ Readback = Literal["auto", "always", "never"]
 
 class ChecksumMismatch(ConnectionError):
     """The storage stored something other than what we sent: refused (and deleted); a fresh copy may succeed."""
-
-
-def client_for(endpoint: RegionEndpoint, timeout: float, pool: int = 16) -> Any:
-    secret = endpoint.secret_access_key
-    return boto3.client(
-        "s3", endpoint_url=endpoint.endpoint_url, region_name=endpoint.signing_region,
-        aws_access_key_id=endpoint.access_key_id,
-        aws_secret_access_key=secret.get_secret_value() if secret else None,
-        verify=str(endpoint.ca_file) if endpoint.ca_file else True,
-        # boto3's own retries stay short: the replicator backs off per region.
-        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2, "mode": "standard"},
-                      signature_version="s3v4", max_pool_connections=pool,
-                      s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
-                      response_checksum_validation="when_required"),
-    )
 
 
 class S3RegionStore:

@@ -21,13 +21,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from offerflow_contract.events import Replica
 from offerflow_shared.errors import Transient
-from offerflow_shared.regionmap import RegionEndpoint, RegionMap
+from offerflow_shared.regionmap import RegionEndpoint, RegionMap, client_for
 
 CHUNK = 8 * 1024 * 1024
 _TRANSIENT_CODES = frozenset({"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "Throttling",
@@ -51,19 +49,6 @@ class ReplicaSource(Protocol):
     def fetch(self, replica: Replica) -> AbstractAsyncContextManager[Path]:
         """The replica's bytes as a local file, verified against ``replica.sha256``; deleted on exit."""
         ...
-
-
-def client_for(endpoint: RegionEndpoint, timeout: float) -> Any:
-    secret = endpoint.secret_access_key
-    return boto3.client(
-        "s3", endpoint_url=endpoint.endpoint_url, region_name=endpoint.signing_region,
-        aws_access_key_id=endpoint.access_key_id,
-        aws_secret_access_key=secret.get_secret_value() if secret else None,
-        verify=str(endpoint.ca_file) if endpoint.ca_file else True,
-        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2, "mode": "standard"},
-                      signature_version="s3v4", s3={"addressing_style": "path"},
-                      request_checksum_calculation="when_required", response_checksum_validation="when_required"),
-    )
 
 
 def object_key(endpoint: RegionEndpoint, replica: Replica) -> str:
