@@ -70,7 +70,9 @@ def test_a_failed_staging_shows_its_checks_serves_its_console_and_mails_the_publ
     # packaging did not wait on staging yet).
     assert doc["status"] == "failed" and doc["messages"][0]["messageHtml"].startswith("Plan standard did not boot")
     step = staging_step(doc)
-    assert step["stepName"] == "Staging deployment" and step["etaSeconds"] == 1800
+    # Its ETA: the default 30 minutes until this stack's runs have measured the step (the suites' images fail the
+    # boot check from their first sector, in an instant), then the measured one.
+    assert step["stepName"] == "Staging deployment" and 0 <= step["etaSeconds"] <= 1800
     plan = step["stagingReports"][0]
     assert (plan["planId"], plan["result"], plan["firstMissing"]) == ("standard", "Fail", "root-fs")
     assert [(c["checkId"], c["result"], c["seconds"]) for c in plan["checks"]][:3] == [

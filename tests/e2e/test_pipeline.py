@@ -233,8 +233,9 @@ def test_garbage_on_a_topic_is_dead_lettered_and_the_pipeline_keeps_going(stack:
                 batch = await consumer.getmany(timeout_ms=1000)
                 for records in batch.values():
                     found += [(r.key, dict(r.headers)) for r in records if r.key == marker]
-                # every consumer of the topic dead-letters both messages: validation, notifier, packaging, projection
-                if len(found) >= 8:
+                # every consumer of the topic dead-letters both messages: validation, notifier, packaging,
+                # staging's control agent, projection
+                if len(found) >= 10:
                     break
         finally:
             await consumer.stop()
