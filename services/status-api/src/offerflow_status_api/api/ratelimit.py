@@ -1,6 +1,7 @@
 """Per-token rate limits: a token bucket per bearer token, one for writes and one for reads, and a cap on the
 token's requests in flight (writes and reads apart), answered 429 with ``Retry-After`` before anything else runs
-(a small refused body is drained so that the connection stays open).
+(a small refused body is drained so that the connection stays open, and the server then leaves that connection
+unread until its ``Retry-After``: api/server.py).
 
 Why a cap besides the buckets: a bucket lets a burst of its size in at once, and one process serves every
 publisher, so a burst of accepted PUTs of one token queue every other publisher behind them for database connections
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from offerflow_status_api.api.errors import ApiError, error_response
+from offerflow_status_api.api.server import HOLD_READING
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_BUCKETS = 10_000  # tokens remembered at once; the least recently used are forgotten first
@@ -212,6 +214,10 @@ class RateLimit:
         headers = {"Retry-After": str(seconds)}
         if write and not await _drained(scope, receive):
             headers["Connection"] = "close"  # its body was not read, so the connection cannot carry another request
+        if "Connection" not in headers:
+            # The server leaves this connection unread until then (api/server.py): a flood of refusals would
+            # otherwise take the event loop from everyone else.
+            scope.setdefault("state", {})[HOLD_READING] = seconds
         error = ApiError(429, "TooManyRequests",
                          f"Too many {'changes' if write else 'reads'} with this token: {limit}; retry in "
                          f"{seconds} s.", retryable=True, headers=headers)

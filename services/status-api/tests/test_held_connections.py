@@ -1,0 +1,98 @@
+"""A connection refused for its token's rate is left unread until its Retry-After (api/server.py), on a real
+uvicorn with the protocol and the rate limit the API process runs; other connections are served meanwhile."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from offerflow_status_api.api.app import create_app
+from offerflow_status_api.api.ratelimit import Rate, RateLimits
+from offerflow_status_api.api.server import JsonErrorsProtocol
+
+
+async def no_resources(_: FastAPI) -> Callable[[], Awaitable[None]]:
+    async def close() -> None:
+        return None
+
+    return close
+
+
+@pytest.fixture(scope="module")
+def port() -> Iterator[int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = int(s.getsockname()[1])
+    # One read per token at once, one more each second: a token's second read at once is refused, Retry-After 1.
+    limits = RateLimits(reads=Rate(1.0, 1))
+    srv = uvicorn.Server(uvicorn.Config(create_app(no_resources, rate_limits=limits), host="127.0.0.1", port=free,
+                                        log_config=None, access_log=False, http=JsonErrorsProtocol))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield free
+    srv.should_exit = True
+    thread.join(10)
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection reading whole answers (they all carry Content-Length)."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def get(self, token: str) -> tuple[int, dict[str, str], float]:
+        self.sock.sendall(f"GET /api/nothing-here HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                          "\r\n".encode())
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            assert chunk, "the server closed the connection"
+            self.buf += chunk
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        length = int(headers.get("content-length", "0"))
+        while len(self.buf) < length:
+            self.buf += self.sock.recv(65536)
+        self.buf = self.buf[length:]
+        return int(lines[0].split()[1]), headers, time.monotonic()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_refused_connection_is_held_until_retry_after_while_others_are_served(port: int) -> None:
+    held, other = Conn(port), Conn(port)
+    try:
+        first, _, _ = held.get("token-held")
+        assert first == 404  # admitted (no such route; nothing behind it is needed)
+        status, headers, refused_at = held.get("token-held")
+        assert status == 429 and headers["retry-after"] == "1"
+        assert headers.get("connection", "").lower() != "close"  # kept open, only held
+
+        # The held connection's next request is sent now; another token's request on another connection after it.
+        held.sock.sendall(b"GET /api/nothing-here HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer token-held"
+                          b"\r\n\r\n")
+        other_status, _, other_at = other.get("token-other")
+        assert other_status == 404
+        held.sock.settimeout(10)
+        while b"\r\n\r\n" not in held.buf:
+            held.buf += held.sock.recv(65536)
+        answered_at = time.monotonic()
+        # Served in the other order: the later request on the free connection first, the held one after its hold.
+        assert other_at < answered_at
+        assert answered_at - refused_at >= 0.9
+    finally:
+        held.close()
+        other.close()
+
