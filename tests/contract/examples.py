@@ -20,9 +20,15 @@ REPLICA = ev.Replica(region="westeurope", plan_id="standard", image_version="1.0
                      location="/regions/westeurope/os.vhd", sha256=SHA)
 EMAILS = ["owner@example.com"]
 REPORT = ev.DiskReport(plan_id="standard", image_version="1.0.0", disk="os", url="file:///tmp/os.vhd", sha256=SHA,
-                       size_bytes=33554944, certifier_version="1.0.0", test_result="Pass", tests=[
-                           ev.TestOutcome(test_id="48", test_case_name="Bash History", description="cleared",
-                                          result="Passed", actual_value="0 bytes", required_value="<= 1 KB")])
+                       size_bytes=33554944, certifier_version="1.1.0", test_result="Pass", tests=[
+                           ev.TestOutcome(test_id="linux.bash_history", number=48, test_case_name="Bash History",
+                                          description="cleared", result="Passed", actual_value="0 bytes",
+                                          required_value="<= 1 KB")],
+                       packages=ev.PackageInventory(format="dpkg", database="/var/lib/dpkg/status", total=2, packages=[
+                           ev.InstalledPackage(name="bash", version="5.2.15-2+b2", source="bash",
+                                               architecture="amd64"),
+                           ev.InstalledPackage(name="libc6", version="2.36-9+deb12u4", source="glibc",
+                                               architecture="amd64")]))
 STAGING_PASS = ev.StagingReport(
     plan_id="standard", image_version="1.0.0", region="westeurope", location="/regions/westeurope/os.vhd",
     accelerator="tcg", result="Pass", seconds=41.5,
@@ -59,13 +65,20 @@ EXAMPLES: list[Event] = [
     ev.SupportRequestOpened(request_id="sr-1", step="displaycertify", title="Certification fails",
                             description="The VHD is fixed, yet the test says dynamic.",
                             messages=["Disk type failed"], contact_emails=EMAILS, requested_by="contoso"),
+    ev.SupportRequestAnswered(request_id="sr-1", seq=2, title="Certification fails",
+                              message="Convert the VHD to fixed size and publish again.", answered_by="support",
+                              contact_emails=EMAILS),
+    ev.SupportRequestReplied(request_id="sr-1", seq=3, title="Certification fails",
+                             message="It is fixed size already.", replied_by="contoso"),
+    ev.SupportRequestClosed(request_id="sr-1", seq=4, title="Certification fails", closed_by="contoso",
+                            role="publisher", message="Solved, thanks.", contact_emails=EMAILS),
     ev.ValidationStarted(message="Checking"),
     ev.ValidationPassed(offer=SNAP),
     ev.ValidationFailed(summary="1 field missing", reasons=REASONS, notification_emails=EMAILS),
     ev.CertificationStarted(),
     ev.CertificationProgressed(percentage=50, message="1 of 2 disks tested"),
     ev.CertificationPassed(offer=SNAP, disks=[DISK], reports=[REPORT]),
-    ev.CertificationFailed(summary="VHD not fixed", reasons=REASONS, notification_emails=EMAILS),
+    ev.CertificationFailed(summary="VHD not fixed", reasons=REASONS, notification_emails=EMAILS, reports=[REPORT]),
     ev.ProvisioningStarted(),
     ev.ProvisioningProgressed(percentage=25, message="westeurope: 2/8 regions done"),
     ev.ProvisioningPassed(offer=SNAP, disks=[DISK], replicas=[REPLICA]),

@@ -31,7 +31,9 @@ UNSAFE: dict[type[BaseSettings], tuple[set[str], dict[str, str]]] = {
         {"OFFERFLOW_PACKAGING_PAGES_ROOT"},
         {"OFFERFLOW_PACKAGING_PAGES_ROOT": "/data/pages"},
     ),
-    NotifierSettings: ({"OFFERFLOW_NOTIFIER_SMTP_HOST"}, {"OFFERFLOW_NOTIFIER_SMTP_HOST": "smtp.example.com"}),
+    NotifierSettings: ({"OFFERFLOW_NOTIFIER_SMTP_HOST", "OFFERFLOW_NOTIFIER_SUPPORT_ADDRESS"},
+                       {"OFFERFLOW_NOTIFIER_SMTP_HOST": "smtp.example.com",
+                        "OFFERFLOW_NOTIFIER_SUPPORT_ADDRESS": "support@example.com"}),
 }
 # Settings without a default, at their unsafe value: what every test starts from. Relative map files are read
 # from the test's working directory, where the autouse fixture writes them.

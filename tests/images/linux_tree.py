@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from tests.images.errors import BuilderError
+from tests.images.packages import JAMMY_FIXED, dpkg_status
 
 KERNEL_VERSION: Final = "5.15.0-1051-azure"
 AGENT_VERSION: Final = "2.9.1.1"
@@ -147,6 +148,7 @@ def default_tree() -> dict[str, bytes]:
         "/usr/lib/python3.10/os.py": b"",
         "/usr/lib/x86_64-linux-gnu/libssl.so.3": elf64_header(e_type=3) + b"OpenSSL 3.0.2 15 Mar 2022\0",
         "/usr/include/openssl/opensslv.h": _OPENSSLV_H,
+        "/var/lib/dpkg/status": dpkg_status(JAMMY_FIXED),  # every curated advisory fixed (test 50)
     }
 
 

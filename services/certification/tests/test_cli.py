@@ -24,8 +24,11 @@ def test_a_good_image_passes_with_exit_0(tmp_path: Path) -> None:
     doc = json.loads(out)
     assert code == 0 and doc["TestResult"] == "Pass"
     assert doc["OSName"] == "Ubuntu 22.04.4 LTS"
-    assert set(doc["Tests"][0]) == {"TestID", "TestCaseName", "Description", "Result", "ActualValue",
+    assert set(doc["Tests"][0]) == {"TestID", "TestKey", "TestCaseName", "Description", "Result", "ActualValue",
                                     "RequiredValue"}
+    numbers = {t["TestKey"]: t["TestID"] for t in doc["Tests"]}
+    assert numbers["linux.bash_history"] == 48 and numbers["linux.security_threats"] == 50
+    assert numbers["vhd.cookie"] == 1002
 
 
 def test_a_broken_image_names_each_broken_test_with_exit_1(tmp_path: Path) -> None:
@@ -33,7 +36,7 @@ def test_a_broken_image_names_each_broken_test_with_exit_1(tmp_path: Path) -> No
         "/etc/waagent.conf": b"AutoUpdate.Enabled=n\n", "/etc/machine-id": b"abc\n",
         "/root/.ssh/authorized_keys": b"ssh-ed25519 AAAA x\n"})
     code, out = invoke(str(image), "--json")
-    failed = {t["TestID"] for t in json.loads(out)["Tests"] if t["Result"] == "Failed"}
+    failed = {t["TestKey"] for t in json.loads(out)["Tests"] if t["Result"] == "Failed"}
     assert code == 1
     assert failed == {"linux.auto_update", "linux.generalized", "linux.default_credentials"}
     code, text = invoke(str(image))
@@ -43,7 +46,7 @@ def test_a_broken_image_names_each_broken_test_with_exit_1(tmp_path: Path) -> No
 
 def test_a_dynamic_disk_fails_and_an_unreadable_one_exits_2(tmp_path: Path) -> None:
     code, out = invoke(str(build_variant(tmp_path / "d.vhd", "dynamic")), "--json")
-    assert code == 1 and [t["TestID"] for t in json.loads(out)["Tests"] if t["Result"] == "Failed"] == [
+    assert code == 1 and [t["TestKey"] for t in json.loads(out)["Tests"] if t["Result"] == "Failed"] == [
         "vhd.disk_type"]
     code, _ = invoke(str(tmp_path / "absent.vhd"))
     assert code == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import struct
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from offerflow_certification.image.disk import Region, probe
 from offerflow_certification.image.ext4 import Ext4, Ext4Error
 from offerflow_certification.image.findings import ImageError
 from tests.images.builder import AGENT_VERSION, build_linux_vhd
+from tests.images.fs_variants import build_fs_variant
 
 FS = 2048 * 512
 BIG = bytes(range(256)) * 600  # 150 KiB: several blocks, one extent
@@ -87,3 +89,53 @@ def test_region_refuses_reads_outside_itself(image: Path) -> None:
         with pytest.raises(ImageError, match="refused"):
             region.read(0, 1 << 40)
         assert region.sub(8192, 100, "x").length == 0
+
+
+def _with_feature_bits(image: Path, tmp_path: Path, field: int, bits: int) -> Path:
+    """The image with ``bits`` or-ed into a superblock feature word (0x5C compat, 0x60 incompat, 0x64 ro_compat)."""
+    data = bytearray(image.read_bytes())
+    at = FS + 1024 + field
+    struct.pack_into("<I", data, at, struct.unpack_from("<I", data, at)[0] | bits)
+    out = tmp_path / f"features-{field:x}-{bits:x}.vhd"
+    out.write_bytes(data)
+    return out
+
+
+@pytest.mark.parametrize(("field", "bits", "name"), [
+    (0x60, 0x10, "meta_bg"), (0x60, 0x8000, "inline_data"), (0x60, 0x40000000, "incompat 0x40000000"),
+    (0x64, 0x80, "snapshot"), (0x64, 0x800, "replica"), (0x64, 0x100000, "ro_compat 0x100000")])
+def test_a_feature_bit_the_reader_does_not_follow_is_refused_by_name(image: Path, tmp_path: Path, field: int,
+                                                                     bits: int, name: str) -> None:
+    with pytest.raises(Ext4Error, match=f"^cannot read: ext4 feature {name} not supported$"):
+        open_fs(_with_feature_bits(image, tmp_path, field, bits))
+
+
+def test_compat_and_harmless_bits_do_not_stop_reading(image: Path, tmp_path: Path) -> None:
+    # compat features are by definition safe to ignore; quota, huge_file and orphan_present move no file data.
+    path = _with_feature_bits(image, tmp_path, 0x5C, 0x80000000)
+    path = _with_feature_bits(path, tmp_path, 0x64, 0x100 | 0x8 | 0x10000)
+    assert open_fs(path).read_path("/opt/big.bin") == BIG
+
+
+def test_two_refused_features_are_both_named(image: Path, tmp_path: Path) -> None:
+    path = _with_feature_bits(image, tmp_path, 0x60, 0x10000 | 0x20000)
+    with pytest.raises(Ext4Error) as err:
+        open_fs(path)
+    assert err.value.message == ("cannot read: ext4 feature encrypt not supported; "
+                                 "cannot read: ext4 feature casefold not supported")
+
+
+@pytest.mark.parametrize("feature", ["meta_bg", "encrypt", "inline_data", "casefold", "journal_dev"])
+def test_mkfs_images_with_a_refused_feature_raise_before_any_read(tmp_path: Path, feature: str) -> None:
+    path = build_fs_variant(tmp_path / f"{feature}.vhd", f"ext4-{feature}")
+    with pytest.raises(Ext4Error, match=f"ext4 feature {feature} not supported"):
+        open_fs(path)
+
+
+@pytest.mark.parametrize("feature", ["bigalloc", "no-extents"])
+def test_mkfs_images_with_a_followed_feature_read_like_plain_ext4(image: Path, tmp_path: Path, feature: str) -> None:
+    fs = open_fs(build_fs_variant(tmp_path / f"{feature}.vhd", f"ext4-{feature}"))
+    plain = open_fs(image)
+    for path in ("/etc/os-release", "/etc/ssh/sshd_config", "/usr/sbin/waagent"):
+        assert fs.read_path(path) == plain.read_path(path) is not None
+    assert set(fs.list_path("/etc")) == set(plain.list_path("/etc"))

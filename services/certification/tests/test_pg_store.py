@@ -23,8 +23,8 @@ pytestmark = [pytest.mark.integration,
 
 
 def report(sha: str, run: str | None = None) -> DiskReport:
-    test = Outcome(test_id="vhd.cookie", test_case_name="VHD Footer Cookie", description="d", result="Passed",
-                       actual_value='"conectix"', required_value='"conectix"')
+    test = Outcome(test_id="vhd.cookie", number=1002, test_case_name="VHD Footer Cookie", description="d",
+                   result="Passed", actual_value='"conectix"', required_value='"conectix"')
     return DiskReport(plan_id="std", image_version="1.0.0", disk="os", url="file:///x.vhd", sha256=sha,
                       size_bytes=1, certifier_version="1.0.0", test_result="Pass", tests=[test],
                       reused_from_run=run)

@@ -10,7 +10,15 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from offerflow_status_api.api import routes_admin, routes_offers, routes_publishing, routes_staging, routes_stream
+from offerflow_status_api.api import (
+    routes_admin,
+    routes_inventory,
+    routes_offers,
+    routes_publishing,
+    routes_staging,
+    routes_stream,
+    routes_support,
+)
 from offerflow_status_api.api.app import create_app
 
 
@@ -53,7 +61,9 @@ def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def test_every_route_of_the_api_is_in_the_document(spec: dict[str, Any]) -> None:
-    routes = {(m, r.path) for module in (routes_offers, routes_publishing, routes_staging, routes_admin, routes_stream)
+    modules = (routes_offers, routes_publishing, routes_inventory, routes_staging, routes_admin, routes_stream,
+               routes_support)
+    routes = {(m, r.path) for module in modules
               for r in module.router.routes if isinstance(r, APIRoute) and r.include_in_schema for m in r.methods}
     assert routes == {(m, p) for m, p, _ in operations(spec)}
     assert len(routes) >= 24

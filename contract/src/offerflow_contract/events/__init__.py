@@ -18,6 +18,8 @@ from offerflow_contract.events.certification import (
     CertificationStarted,
     CertifiedDisk,
     DiskReport,
+    InstalledPackage,
+    PackageInventory,
     TestOutcome,
 )
 from offerflow_contract.events.notification import NotificationSent
@@ -57,6 +59,11 @@ from offerflow_contract.events.staging import (
     StagingReport,
     StagingStarted,
 )
+from offerflow_contract.events.support import (
+    SupportRequestAnswered,
+    SupportRequestClosed,
+    SupportRequestReplied,
+)
 from offerflow_contract.events.validation import (
     ValidationFailed,
     ValidationPassed,
@@ -73,10 +80,12 @@ __all__ = [
     "DiskReport",
     "GoLiveFailed",
     "GoLiveRequested",
+    "InstalledPackage",
     "NotificationSent",
     "OfferDraftSaved",
     "OfferSnapshot",
     "OfferWentLive",
+    "PackageInventory",
     "PackagingFailed",
     "PackagingPassed",
     "PackagingProgressed",
@@ -104,7 +113,10 @@ __all__ = [
     "StagingStarted",
     "StepOverdue",
     "StepTimedOut",
+    "SupportRequestAnswered",
+    "SupportRequestClosed",
     "SupportRequestOpened",
+    "SupportRequestReplied",
     "TestOutcome",
     "ValidationFailed",
     "ValidationPassed",

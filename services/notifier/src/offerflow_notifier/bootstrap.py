@@ -44,7 +44,7 @@ def build_notifier(settings: Settings, ledger: Ledger) -> Notifier:
     )
     retry = mail_retry(settings.smtp_attempts, settings.smtp_retry_delay, settings.smtp_retry_max_delay)
     return Notifier(mailer=mailer, ledger=ledger, sender=settings.sender,
-                    public_url=settings.common.public_url, retry=retry)
+                    public_url=settings.common.public_url, support_address=settings.support_address, retry=retry)
 
 
 def build(settings: Settings) -> faust.App:

@@ -42,6 +42,7 @@ class Notifier:
     ledger: Ledger
     sender: str
     public_url: str
+    support_address: str = "support@offerflow.local"  # settings.py validates the running service's
     renderer: Renderer = field(default_factory=Renderer)
     retry: RetryPolicy = field(default_factory=mail_retry)
     sleep: Sleep = asyncio.sleep

@@ -16,10 +16,13 @@ from offerflow_contract.events import (
     StageFailed,
     StagingFailed,
     StepTimedOut,
+    SupportRequestAnswered,
+    SupportRequestClosed,
     SupportRequestOpened,
+    SupportRequestReplied,
     ValidationFailed,
 )
-from offerflow_notifier import rules
+from offerflow_notifier import rules, support_mail
 from offerflow_notifier.delivery import Notifier
 from offerflow_shared.outbox import Outbox
 from offerflow_shared.service import Handlers
@@ -60,10 +63,28 @@ async def on_canceled(deps: Deps, env: Envelope, event: PublishCanceled, out: Ou
 
 async def on_support_requested(deps: Deps, env: Envelope, event: SupportRequestOpened, out: Outbox) -> None:
     await deps.deliver(env, rules.support_requested(env, event, deps.public_url), out)
+    # The same event tells the support desk (another recipient: its own line in the ledger).
+    await deps.deliver(env, support_mail.desk_opened(env, event, deps.public_url, deps.support_address), out)
+
+
+async def on_support_replied(deps: Deps, env: Envelope, event: SupportRequestReplied, out: Outbox) -> None:
+    await deps.deliver(env, support_mail.desk_replied(env, event, deps.public_url, deps.support_address),
+                       out)
+
+
+async def on_support_answered(deps: Deps, env: Envelope, event: SupportRequestAnswered, out: Outbox) -> None:
+    await deps.deliver(env, support_mail.publisher_answered(env, event, deps.public_url), out)
+
+
+async def on_support_closed(deps: Deps, env: Envelope, event: SupportRequestClosed, out: Outbox) -> None:
+    await deps.deliver(env, support_mail.publisher_closed(env, event, deps.public_url), out)
 
 
 HANDLERS: Handlers[Deps] = {
     SupportRequestOpened: on_support_requested,
+    SupportRequestReplied: on_support_replied,
+    SupportRequestAnswered: on_support_answered,
+    SupportRequestClosed: on_support_closed,
     PublishRequested: on_publish_requested,
     PreviewReady: on_preview_ready,
     OfferWentLive: on_went_live,

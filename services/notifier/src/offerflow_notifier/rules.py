@@ -91,6 +91,11 @@ def support_url(public_url: str, offer_id: str, run_id: str | None, step: str) -
     return portal_url(public_url, "offers", offer_id, "status", query=query)
 
 
+def request_url(public_url: str, request_id: str) -> str:
+    """The portal's page of one support request, where its publisher reads the conversation and replies."""
+    return portal_url(public_url, "support", request_id)
+
+
 def _common(env: Envelope, public_url: str) -> dict[str, Any]:
     return {
         "offer_id": env.offer_id,
@@ -160,7 +165,7 @@ def canceled(env: Envelope, event: PublishCanceled, public_url: str) -> Mail:
     return Mail(CANCELED, context, recipients(event.notification_emails))
 
 
-def _step_name(step: str) -> str:
+def step_name(step: str) -> str:
     try:
         return step_info(StepId(step)).name
     except ValueError:
@@ -172,7 +177,7 @@ def support_requested(env: Envelope, event: SupportRequestOpened, public_url: st
     context = {
         **_common(env, public_url),
         "request_id": event.request_id,
-        "step_name": _step_name(event.step),
+        "step_name": step_name(event.step),
         "title": event.title,
         "description": event.description,
         "messages": list(event.messages),

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     smtp_retry_delay: float = Field(1.0, ge=0)
     smtp_retry_max_delay: float = Field(20.0, ge=0)
     sender: str = Field("Offerflow <noreply@offerflow.local>", min_length=3)
+    # Where publishers' support requests and replies are mailed (the desk answers with `offerflow support`).
+    support_address: str = Field("support@offerflow.local", pattern=r"^[^@\s,;<>]+@[^@\s,;<>]+$")
     web_port: int = Field(6065, ge=1, le=65535)
     # 1 keeps the mails about one offer in the order their events were read.
     concurrency: int = Field(1, ge=1, le=64)
@@ -32,5 +34,6 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _safe_in_production(self) -> Settings:
         # The default host is the dev stack's mail sink on this machine; production names its relay.
-        refuse_unsafe(self, self.common, {"smtp_host": "smtp_host" not in self.model_fields_set})
+        refuse_unsafe(self, self.common, {"smtp_host": "smtp_host" not in self.model_fields_set,
+                                          "support_address": "support_address" not in self.model_fields_set})
         return self

@@ -1,9 +1,10 @@
 """Step ETAs from measured durations, and overdue steps, added to the status documents the API serves.
 
 Rule (see the README): a step with at least ``MIN_SAMPLES`` measured durations (the most recent
-``RECENT`` completed ones) gets ``estimatedTimeFrame`` from their p50 and p90 and ``etaSeconds`` = p90;
-otherwise the static ETA of :mod:`offerflow_contract.steps` and its bound in seconds. A step that is
-``inProgress`` for longer than ``OVERDUE_FACTOR`` times ``etaSeconds`` is ``overdue``.
+``RECENT`` completed ones) gets ``estimatedTimeFrame`` from their p50 and p90, ``etaSeconds`` = p90 and
+``etaSamples`` = how many there were; otherwise the static ETA of :mod:`offerflow_contract.steps` and its
+bound in seconds (``etaSamples`` None). A step that is ``inProgress`` for longer than ``OVERDUE_FACTOR`` times
+``etaSeconds`` is ``overdue``.
 """
 
 from __future__ import annotations
@@ -92,10 +93,13 @@ def annotate(doc: dict[str, Any], stats: Mapping[str, StepStats], now: datetime)
         if measured is not None and measured.samples >= MIN_SAMPLES:
             step["estimatedTimeFrame"] = f"~{human(measured.p50)} (90% <{human(measured.p90)})"
             eta: float | None = measured.p90
+            samples: int | None = measured.samples
         else:
             step["estimatedTimeFrame"] = static
-            eta = static_seconds(static)
+            eta, samples = static_seconds(static), None
         step["etaSeconds"] = round(eta) if eta is not None else None
+        # How many finished runs the ETA was measured from (None: the static ETA), so a reader can say so.
+        step["etaSamples"] = samples
         started = parse_time(step.get("startedAt"))
         step["overdue"] = bool(
             step.get("status") == "inProgress" and started is not None and eta is not None

@@ -1,4 +1,10 @@
-"""Every test the certifier runs: its id, the self-test tool's case name and a description."""
+"""Every test the certifier runs: its stable key, its TestID number, the self-test tool's case name and a
+description.
+
+The key (`linux.bash_history`) is what the code, stored reports and reasons use. The number is the report's
+`TestID`: the original self-test tool's own number for the tests it had (39-52), and a number from 1000 up for
+the tests it lacked, so ours can never collide with one the original assigns later.
+"""
 
 from __future__ import annotations
 
@@ -21,8 +27,10 @@ TESTS: Final[dict[str, tuple[str, str]]] = {
                              "sector is empty (all zero)."),
     "disk.size_limit": ("Disk Size Limit", "The disk is within the size allowed for its kind (OS or data, Linux "
                                           "or Windows)."),
-    "os.detected": ("Operating System", "The OS disk holds a Linux (ext2/3/4) or Windows (NTFS) root file system."),
-    "linux.filesystem": ("Root File System", "The root file system can be read (it is not corrupted)."),
+    "os.detected": ("Operating System", "The OS disk holds a Linux (ext2/3/4, XFS, Btrfs, LVM2) or Windows (NTFS) "
+                                        "root file system."),
+    "linux.filesystem": ("Root File System", "The root file system can be read offline: ext2/3/4 without features "
+                         "the reader does not follow (XFS, Btrfs and unread LVM roots: a warning, tests not run)."),
     "linux.bash_history": ("Bash History", "Bash history files are cleared (none larger than 1 KB; any left "
                                            "is a warning)."),
     "linux.agent_version": ("Linux Agent Version", "The Azure Linux agent (waagent) is installed at the required "
@@ -37,6 +45,9 @@ TESTS: Final[dict[str, tuple[str, str]]] = {
                                                              "seconds (180 recommended)."),
     "linux.architecture": ("OS Architecture", "The system's executables are x86-64 ELF binaries."),
     "linux.auto_update": ("Auto Update", "The Linux agent updates itself (AutoUpdate.Enabled=y)."),
+    "linux.security_threats": ("Security threats", "No installed package is older than its distribution's fix "
+                                                   "for a known high-profile vulnerability (GHOST, Shellshock, "
+                                                   "Heartbleed, ...)."),
     "linux.kernel_version": ("SACK vulnerability patch", "The newest installed kernel carries the TCP SACK fixes "
                                                          "(CVE-2019-11477/11478/11479)."),
     "linux.default_credentials": ("Default Credentials", "No account has a usable password and no authorized "
@@ -50,6 +61,29 @@ TESTS: Final[dict[str, tuple[str, str]]] = {
     "windows.offline_limits": ("Online-only Windows tests", "Tests of the original tool that need the running VM "
                                "(user-account and role dependencies, SQL Server) cannot be done offline."),
 }
+
+# The original tool's TestIDs (its self-test API sample), then ours from 1000. A number is never reused.
+NUMBERS: Final[dict[str, int]] = {
+    "linux.agent_version": 39, "linux.kernel_parameters": 40, "linux.swap": 41, "linux.root_partition": 42,
+    "linux.openssl": 44, "linux.python": 45, "linux.client_alive_interval": 46, "linux.bash_history": 48,
+    "linux.architecture": 49, "linux.security_threats": 50, "linux.auto_update": 51, "linux.kernel_version": 52,
+    "image.readable": 1001, "vhd.cookie": 1002, "vhd.checksum": 1003, "vhd.disk_type": 1004,
+    "vhd.min_size": 1005, "vhd.size_alignment": 1006, "vhd.file_length": 1007,
+    "mbr.partition_table": 1010, "mbr.partitions_inside_disk": 1011, "mbr.first_mib_free": 1012,
+    "disk.first_mib_empty": 1020, "disk.size_limit": 1021, "os.detected": 1030, "linux.filesystem": 1031,
+    "linux.default_credentials": 1040, "linux.generalized": 1041,
+    "windows.architecture": 1100, "windows.bitlocker": 1101, "windows.srv_sys": 1102, "windows.rdp": 1103,
+    "windows.offline_limits": 1104,
+}
+ORIGINAL_MAX: Final = 999  # numbers up to here are the original tool's
+
+
+def number_of(test_id: str) -> int:
+    """The TestID of a test; a test missing from the catalog is a programming error, refused loudly."""
+    try:
+        return NUMBERS[test_id]
+    except KeyError:
+        raise KeyError(f"test {test_id!r} has no TestID in image/catalog.py") from None
 
 
 def name_of(test_id: str) -> str:

@@ -1,6 +1,8 @@
 """A small read-only ext2/3/4 reader: superblock, group descriptors, inodes, extents, directories.
 
-Enough to read files by path inside a disk image without mounting it. Every loop is bounded (extent
+Enough to read files by path inside a disk image without mounting it. A file system with a feature the reader
+does not follow (meta_bg, inline_data, encrypt, casefold, a journal needing recovery, ...) is refused by the
+feature's name when it is opened, so it is never misread. Every loop is bounded (extent
 depth, directory size, symlink hops, indirect block counts) and every read goes through a `Region`,
 so a corrupted file system gives an `Ext4Error`, never a hang or an unbounded allocation.
 """
@@ -24,6 +26,21 @@ _EXTENT_MAGIC: Final = 0xF30A
 _MAX_DEPTH: Final = 5
 _MAX_SYMLINKS: Final = 16
 _MAX_FILE: Final = 32 * 1024 * 1024
+
+# Incompatible features this reader follows; any other incompat bit changes where or how data lies, so reading
+# on would be a misread. Names are e2fsprogs' (lib/e2p/feature.c), so the message matches `dumpe2fs`.
+_INCOMPAT_READ: Final = {0x2: "filetype", 0x40: "extent", 0x80: "64bit", 0x100: "mmp", 0x200: "flex_bg",
+                         0x400: "ea_inode", 0x2000: "csum_seed", 0x4000: "large_dir"}
+_INCOMPAT_REFUSED: Final = {
+    0x1: "compression", 0x4: "needs_recovery", 0x8: "journal_dev", 0x10: "meta_bg", 0x1000: "dirdata",
+    0x8000: "inline_data", 0x10000: "encrypt", 0x20000: "casefold"}
+# Read-only-compatible features only matter when they move data the reader relies on: bigalloc keeps extents
+# and inode tables in block units (read as usual); a snapshot or replica file system is not a plain root.
+_RO_COMPAT_REFUSED: Final = {0x80: "snapshot", 0x800: "replica"}
+_RO_COMPAT_KNOWN: Final = 0x1FFFF
+_WHY: Final = {"needs_recovery": " (the journal holds changes not yet written back: shut the VM down cleanly "
+                                 "before capturing the image)",
+               "journal_dev": " (this is an external journal, not a file system)"}
 
 
 class Ext4Error(ImageError):
@@ -51,6 +68,21 @@ class Inode:
         return stat.S_ISLNK(self.mode)
 
 
+def _refuse_unread_features(incompat: int, ro_compat: int) -> None:
+    """Refuse a file system with a feature this reader does not follow, naming it (never read on and misread)."""
+    names = [_INCOMPAT_REFUSED.get(bit, f"incompat 0x{bit:x}") for bit in _bits(incompat)
+             if bit not in _INCOMPAT_READ]
+    names += [_RO_COMPAT_REFUSED.get(bit, f"ro_compat 0x{bit:x}") for bit in _bits(ro_compat)
+              if bit in _RO_COMPAT_REFUSED or not bit & _RO_COMPAT_KNOWN]
+    if names:
+        raise Ext4Error("; ".join(f"cannot read: ext4 feature {name} not supported{_WHY.get(name, '')}"
+                                  for name in names))
+
+
+def _bits(value: int) -> list[int]:
+    return [1 << i for i in range(32) if value >> i & 1]
+
+
 class Ext4:
     def __init__(self, volume: Region) -> None:
         self.volume = volume
@@ -67,6 +99,8 @@ class Ext4:
         rev = struct.unpack_from("<I", sb, 0x4C)[0]
         self.inode_size = struct.unpack_from("<H", sb, 0x58)[0] if rev >= 1 else 128
         incompat = struct.unpack_from("<I", sb, 0x60)[0]
+        if rev >= 1:
+            _refuse_unread_features(incompat, struct.unpack_from("<I", sb, 0x64)[0])
         desc = struct.unpack_from("<H", sb, 0xFE)[0] if incompat & _INCOMPAT_64BIT else 32
         self.desc_size = desc if desc >= 32 else 32
         self.is64 = bool(incompat & _INCOMPAT_64BIT)

@@ -16,11 +16,13 @@ from offerflow_status_api.api import (
     guard,
     ratelimit,
     routes_admin,
+    routes_inventory,
     routes_offers,
     routes_portal,
     routes_publishing,
     routes_staging,
     routes_stream,
+    routes_support,
 )
 from offerflow_status_api.api.deps import AppServices
 
@@ -43,7 +45,7 @@ def create_app(open_resources: Opener, *, max_body_bytes: int = 1_048_576,
     app = FastAPI(title="Offerflow publisher API", version="2017-10-31", lifespan=lifespan,
                   description="Marketplace offer publishing: offers, publish, go live, cancel and status.")
     errors.install(app)
-    for module in (routes_offers, routes_publishing, routes_staging, routes_admin):
+    for module in (routes_offers, routes_publishing, routes_inventory, routes_staging, routes_admin, routes_support):
         app.include_router(module.router, responses=errors.COMMON_RESPONSES)
     errors.document(app)
     app.include_router(routes_stream.router, responses=errors.COMMON_RESPONSES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, Path, Response
@@ -10,7 +11,7 @@ from fastapi.responses import JSONResponse
 from offerflow_contract.steps import StepId
 from offerflow_shared.offer import OFFER_TYPE_ID
 from offerflow_status_api import documents
-from offerflow_status_api.api.deps import OfferId, PublisherId, Services, Version
+from offerflow_status_api.api.deps import AppServices, OfferId, PublisherId, Services, Version
 from offerflow_status_api.api.errors import ApiError, error_doc
 from offerflow_status_api.api.schemas import Offer, OfferSummary, OfferType, Validation
 from offerflow_status_api.commands import (
@@ -32,16 +33,35 @@ def not_found(offer_id: str) -> ApiError:
     return ApiError(404, "NotFound", f"Offer {offer_id} was not found.")
 
 
-def offer_json(draft: OfferState, status: str, definition: dict[str, Any] | None = None,
-               version: int | None = None) -> dict[str, Any]:
+def offer_json(draft: OfferState, view: dict[str, Any] | None, definition: dict[str, Any] | None = None,
+               version: int | None = None, written_at: datetime | None = None) -> dict[str, Any]:
+    """An offer document; ``view`` is the offer's row in the read model (its status and ``changedTime``)."""
     return {"offerTypeId": draft.offer_type_id, "publisherId": draft.publisher_id, "id": draft.offer_id,
-            "version": draft.version if version is None else version, "status": status,
-            "definition": documents.for_response(draft.definition if definition is None else definition)}
+            "version": draft.version if version is None else version,
+            "status": str((view or {}).get("status") or "neverPublished"),
+            "definition": documents.for_response(draft.definition if definition is None else definition),
+            "changedTime": documents.changed_time(view, written_at)}
 
 
-async def _status_of(s: Services, publisher_id: str, offer_id: str) -> str:
-    view = await s.read_model.offer(publisher_id, offer_id)
-    return str((view or {}).get("status") or "neverPublished")
+def summary_json(draft: OfferState, view: dict[str, Any] | None) -> dict[str, Any]:
+    """One offer as the list shows it (and the publisher's offer stream pushes it)."""
+    v = view or {}
+    return {"offerTypeId": draft.offer_type_id, "publisherId": draft.publisher_id, "id": draft.offer_id,
+            "version": draft.version, "status": v.get("status") or "neverPublished",
+            "currentStep": v.get("current_step"),
+            "stepSince": documents.iso(v.get("step_since")),
+            "definition": {"displayText": draft.definition.get("displayText", draft.offer_id)},
+            "changedTime": documents.changed_time(view)}
+
+
+async def summaries(s: AppServices, publisher_id: str) -> list[dict[str, Any]]:
+    """Every offer of the publisher, with its latest status, in the order of the offer ids."""
+    views = {o["offer_id"]: o for o in await s.read_model.offers(publisher_id)}
+    return [summary_json(d, views.get(d.offer_id)) for d in await s.commands.drafts.list(publisher_id)]
+
+
+async def _view(s: Services, publisher_id: str, offer_id: str) -> dict[str, Any] | None:
+    return await s.read_model.offer(publisher_id, offer_id)
 
 
 async def _draft(s: Services, publisher_id: str, offer_id: str) -> OfferState:
@@ -59,17 +79,7 @@ async def offer_types(_: Version) -> list[dict[str, str]]:
 @router.get("/publishers/{publisher_id}/offers", summary="List offers with their latest status",
             response_model=list[OfferSummary], response_model_exclude_unset=True)
 async def list_offers(publisher_id: PublisherId, _: Version, s: Services) -> list[dict[str, Any]]:
-    views = {o["offer_id"]: o for o in await s.read_model.offers(publisher_id)}
-    out = []
-    for d in await s.commands.drafts.list(publisher_id):
-        v = views.get(d.offer_id) or {}
-        out.append({"offerTypeId": d.offer_type_id, "publisherId": publisher_id, "id": d.offer_id,
-                    "version": d.version, "status": v.get("status") or "neverPublished",
-                    "currentStep": v.get("current_step"),
-                    "stepSince": v["step_since"].isoformat() if v.get("step_since") else None,
-                    "definition": {"displayText": d.definition.get("displayText", d.offer_id)},
-                    "changedTime": v["changed_time"].isoformat() if v.get("changed_time") else None})
-    return out
+    return await summaries(s, publisher_id)
 
 
 @router.get("/publishers/{publisher_id}/offers/{offer_id}", summary="Get the offer (draft)", response_model=Offer,
@@ -78,7 +88,7 @@ async def get_offer(publisher_id: PublisherId, offer_id: OfferId, _: Version, s:
                     response: Response) -> dict[str, Any]:
     draft = await _draft(s, publisher_id, offer_id)
     response.headers["ETag"] = draft.etag
-    return offer_json(draft, await _status_of(s, publisher_id, offer_id))
+    return offer_json(draft, await _view(s, publisher_id, offer_id))
 
 
 @router.get("/publishers/{publisher_id}/offers/{offer_id}/versions/{version}", summary="Get a published version",
@@ -89,7 +99,7 @@ async def get_version(publisher_id: PublisherId, offer_id: OfferId, _: Version, 
     found = await s.read_model.version(publisher_id, offer_id, version)
     if found is None:
         raise ApiError(404, "NotFound", f"Offer {offer_id} has no published version {version}.")
-    return offer_json(draft, await _status_of(s, publisher_id, offer_id), found["definition"], version)
+    return offer_json(draft, await _view(s, publisher_id, offer_id), found["definition"], version)
 
 
 @router.get("/publishers/{publisher_id}/offers/{offer_id}/slot/{slot_id}", summary="Get a slot", response_model=Offer,
@@ -97,15 +107,15 @@ async def get_version(publisher_id: PublisherId, offer_id: OfferId, _: Version, 
 async def get_slot(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
                    slot_id: Literal["Draft", "Preview", "Production"], response: Response) -> dict[str, Any]:
     draft = await _draft(s, publisher_id, offer_id)
-    status = await _status_of(s, publisher_id, offer_id)
+    view = await _view(s, publisher_id, offer_id)
     if slot_id == "Draft":
         response.headers["ETag"] = draft.etag
-        return offer_json(draft, status)
+        return offer_json(draft, view)
     version = await s.read_model.slot_version(publisher_id, offer_id, slot_id)
     found = await s.read_model.version(publisher_id, offer_id, version) if version else None
     if found is None:
         raise ApiError(404, "NotFound", f"Offer {offer_id} never reached the {slot_id} slot.")
-    return offer_json(draft, status, found["definition"], found["version"])
+    return offer_json(draft, view, found["definition"], found["version"])
 
 
 @router.put("/publishers/{publisher_id}/offers/{offer_id}", summary="Create or update the offer",
@@ -132,6 +142,9 @@ async def put_offer(
     problems = documents.format_problems(body)
     if problems:
         raise ApiError(400, "InvalidOffer", f"{len(problems)} field(s) are not valid.", documents.details(problems))
+    # Taken before the write: its event's time is later, so what the offer shows once the projection read that
+    # event is never older than what this answer says.
+    written_at = datetime.now(UTC)
     try:
         draft, created = await s.commands.save_draft(SaveDraft(
             publisher_id=publisher_id, offer_id=offer_id,
@@ -150,7 +163,7 @@ async def put_offer(
         raise ApiError(400, "FieldFixedOnceLive", "Some fields cannot change once the offer is live.",
                        documents.details(exc.reasons)) from exc
     await s.log.record(publisher_id, offer_id, "create" if created else "update", "accepted", 201 if created else 200)
-    return JSONResponse(offer_json(draft, await _status_of(s, publisher_id, offer_id)),
+    return JSONResponse(offer_json(draft, await _view(s, publisher_id, offer_id), written_at=written_at),
                         status_code=201 if created else 200, headers={"ETag": draft.etag})
 
 
@@ -181,6 +194,7 @@ async def add_version(publisher_id: PublisherId, offer_id: OfferId, _: Version, 
     if not isinstance(body.get("osVhdUrl"), str) or not body["osVhdUrl"]:
         raise ApiError(400, "BadRequest", "osVhdUrl is required.",
                        [{"code": "required", "target": "/osVhdUrl", "message": "required"}])
+    written_at = datetime.now(UTC)
     try:
         draft, created = await s.commands.add_image_version(AddImageVersion(
             publisher_id=publisher_id, offer_id=offer_id, plan_id=plan_id, version=version, image=body))
@@ -191,5 +205,6 @@ async def add_version(publisher_id: PublisherId, offer_id: OfferId, _: Version, 
         raise ApiError(409, "VersionExists", str(exc), retryable=False) from exc
     await s.log.record(publisher_id, offer_id, "add-version", "added" if created else "unchanged",
                        201 if created else 200, detail=f"{plan_id} {version}")
-    return JSONResponse(offer_json(draft, await _status_of(s, publisher_id, offer_id)),
+    view = await _view(s, publisher_id, offer_id)
+    return JSONResponse(offer_json(draft, view, written_at=written_at if created else None),
                         status_code=201 if created else 200, headers={"ETag": draft.etag})

@@ -1,4 +1,5 @@
-"""Publishing: status, publish, go live, cancel, operations, certification reports, history, support."""
+"""Publishing: status, publish, go live, cancel, operations, certification reports, history (support requests:
+``routes_support.py``)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,12 @@ from offerflow_status_api.api.schemas import (
     OperationDocument,
     StatusDocument,
     Submission,
-    SupportRequest,
 )
 from offerflow_status_api.commands import (
     Answer,
     Cancel,
     GoLive,
     NotFound,
-    OpenSupportRequest,
     Publish,
     parse_emails,
 )
@@ -155,9 +154,13 @@ def _self_test_shape(r: DiskReport) -> dict[str, Any]:
     return {"planId": r.plan_id, "imageVersion": r.image_version, "disk": r.disk, "sha256": r.sha256,
             "certifierVersion": r.certifier_version, "reusedFromRun": r.reused_from_run, "OSName": r.os_name,
             "KernelVersion": r.kernel_version, "TestResult": r.test_result,
-            "Tests": [{"TestID": t.test_id, "TestCaseName": t.test_case_name, "Description": t.description,
-                       "Result": t.result, "ActualValue": t.actual_value, "RequiredValue": t.required_value}
-                      for t in r.tests]}
+            "Tests": [{"TestID": t.number, "TestKey": t.test_id, "TestCaseName": t.test_case_name,
+                       "Description": t.description, "Result": t.result, "ActualValue": t.actual_value,
+                       "RequiredValue": t.required_value} for t in r.tests],
+            # The inventory itself is an attachment (…/certification/inventory): only its size rides here.
+            "packages": None if r.packages is None else {
+                "format": r.packages.format, "database": r.packages.database, "total": r.packages.total,
+                "listed": len(r.packages.packages)}}
 
 
 @router.get("/operations/{operation_id}/certification", summary="The certification report of an operation",
@@ -189,25 +192,3 @@ async def history(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: S
                "runId": e.run_id, "detail": str(e.event_id)}
               for e in await s.read_model.history(publisher_id, offer_id)]
     return sorted(commands + events, key=lambda x: x["time"])
-
-
-class SupportBody(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(min_length=1, max_length=10_000)
-    runId: str | None = Field(None, max_length=64)
-
-
-@router.post("/support", status_code=201, summary="Open a support request about an operation",
-            response_model=SupportRequest, response_model_exclude_unset=True)
-async def open_support(publisher_id: PublisherId, offer_id: OfferId, _: Version, s: Services,
-                       body: Annotated[SupportBody, Body()]) -> dict[str, Any]:
-    await _draft(s, publisher_id, offer_id)
-    try:
-        created = await s.commands.open_support_request(OpenSupportRequest(
-            publisher_id=publisher_id, offer_id=offer_id, run_id=body.runId, title=body.title,
-            description=body.description))
-    except NotFound as exc:
-        raise ApiError(404, "NotFound", str(exc)) from exc
-    await s.log.record(publisher_id, offer_id, "support", "opened", 201, run_id=created["runId"],
-                       detail=created["id"])
-    return created

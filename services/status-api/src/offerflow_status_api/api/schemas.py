@@ -60,6 +60,7 @@ class StepDocument(Body):
     finishedAt: str | None = None
     # Added when the API serves the document (eta.py): the ETA's bound in seconds, and whether the step is late.
     etaSeconds: int | None = None
+    etaSamples: int | None = None  # the finished runs the ETA was measured from; None: the static ETA
     overdue: bool | None = None
     # The staging step, once it passed or failed: each plan's boot, check by check.
     stagingReports: list[StagingPlanSummary] | None = None
@@ -119,6 +120,7 @@ class Offer(Body):
     version: int
     status: str
     definition: dict[str, Any]
+    changedTime: str | None = None  # ISO-8601 UTC: the offer's latest change, as the list shows it
 
 
 class Problem(Body):
@@ -165,12 +167,22 @@ class Submission(Body):
 
 
 class SelfTest(Body):
-    TestID: str
+    TestID: int  # the original tool's number (39-52), ours from 1000 (services/certification/README.md)
+    TestKey: str  # the stable key, e.g. linux.bash_history
     TestCaseName: str
     Description: str
     Result: str
     ActualValue: str
     RequiredValue: str
+
+
+class PackageSummary(Body):
+    """The size of a disk's package inventory; the list is ``…/certification/inventory`` (JSON or CSV)."""
+
+    format: str  # dpkg or rpm
+    database: str
+    total: int
+    listed: int  # fewer than total when the list was cut to its bound on the topic
 
 
 class DiskCertification(Body):
@@ -184,6 +196,7 @@ class DiskCertification(Body):
     KernelVersion: str | None = None
     TestResult: str
     Tests: list[SelfTest]
+    packages: PackageSummary | None = None  # set when the disk's package inventory was read
 
 
 class CertificationReport(Body):

@@ -1,4 +1,5 @@
-"""Open status streams per token: a bound on how many one token holds, and closing them when it is revoked.
+"""Open streams per token (an offer's status streams and the publisher's offer streams alike): a bound on how
+many one token holds, and closing them when it is revoked.
 
 In one process the revoke route and the streams share this registry, so revoking a token ends its streams at
 once. Another API process learns of a revocation by re-checking the token: every stream does so every

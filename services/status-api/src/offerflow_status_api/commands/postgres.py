@@ -125,10 +125,11 @@ class PgUnitOfWork:
 
     async def add_support_request(self, row: dict[str, Any]) -> None:
         await self.conn.execute(
-            """INSERT INTO support_requests (request_id, publisher_id, offer_id, run_id, step, title, description)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+            """INSERT INTO support_requests (request_id, publisher_id, offer_id, run_id, step, title, description,
+                                            contact_emails)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)""",
             row["request_id"], row["publisher_id"], row["offer_id"], row["run_id"], row["step"], row["title"],
-            row["description"])
+            row["description"], json.dumps(row.get("contact_emails", [])))
 
     async def flush(self) -> None:
         if not self._pending:

@@ -19,7 +19,6 @@ from offerflow_contract.events import (
     PublishCanceled,
     PublishRequested,
     Reason,
-    SupportRequestOpened,
 )
 from offerflow_shared.offer import IMAGES_KEY, plans
 from offerflow_shared.secrets import SecretBox
@@ -29,7 +28,6 @@ from offerflow_status_api.commands.messages import (
     AddImageVersion,
     Cancel,
     GoLive,
-    OpenSupportRequest,
     Publish,
     SaveDraft,
     SignOffCommand,
@@ -90,7 +88,7 @@ def _event(state: OfferState, event: Any, run_id: str | None, at: datetime | Non
 @dataclass
 class CommandService:
     store: CommandStore
-    read_model: Any = None  # the projection, for support requests' context and the routes; never for decisions
+    read_model: Any = None  # the projection, for the routes and the support desk's context; never decides
     secrets: SecretBox = field(default_factory=lambda: SecretBox(None))
     quotas: rules.Quotas = field(default_factory=rules.Quotas)
     clock: Callable[[], datetime] = field(default_factory=lambda: _utcnow)
@@ -252,32 +250,6 @@ class CommandService:
         prior = _check_prior(await self.store.recall(publisher_id, key), fp)
         assert prior is not None
         return prior
-
-    # --- support ----------------------------------------------------------------------------------
-
-    async def open_support_request(self, cmd: OpenSupportRequest) -> dict[str, Any]:
-        run = (await self.read_model.fold(cmd.run_id) if cmd.run_id
-               else await self.read_model.current_run(cmd.publisher_id, cmd.offer_id))
-        if cmd.run_id and (run is None or run.offer_id != cmd.offer_id or run.publisher_id != cmd.publisher_id):
-            raise NotFound(f"Operation {cmd.run_id} was not found.")
-        step = next((v for v in (run.steps.values() if run else []) if v.status.value == "failed"),
-                    run.current_step() if run else None)
-        messages = [m.text for m in step.messages if m.level in ("error", "warning")] if step else []
-        request_id = "sr-" + uuid.uuid4().hex[:12]
-        run_id = run.run_id if run else None
-        event = SupportRequestOpened(
-            request_id=request_id, step=step.id.value if step else "none", title=cmd.title,
-            description=cmd.description, messages=messages, contact_emails=run.notification_emails if run else [],
-            requested_by=cmd.publisher_id)
-        async with self.store.offer(cmd.publisher_id, cmd.offer_id) as uow:
-            if uow.state is None:
-                raise NotFound(f"Offer {cmd.offer_id} was not found.")
-            await uow.add_support_request({"request_id": request_id, "publisher_id": cmd.publisher_id,
-                                           "offer_id": cmd.offer_id, "run_id": run_id, "step": event.step,
-                                           "title": cmd.title, "description": cmd.description})
-            uow.emit(_event(uow.state, event, run_id))
-        return {"id": request_id, "offerId": cmd.offer_id, "runId": run_id, "step": event.step, "title": cmd.title,
-                "messages": messages}
 
 
 def _check_prior(prior: Answer | None, fp: str) -> Answer | None:

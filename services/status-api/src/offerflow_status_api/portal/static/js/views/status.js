@@ -1,4 +1,6 @@
-// The Status tab: every step with its status, ETA, progress and messages, kept current over SSE.
+// The Status tab: every step with its status, ETA, progress and messages, kept current over SSE. The ETA and
+// the overdue flag are the API's (measured from recent runs when there are enough of them); the time left
+// and by how much a step is late are counted here, every second, from them.
 import * as api from "../api.js";
 import { follow } from "../sse.js";
 import { h, badge, errorBox, fmtDuration, messageText, modal, timeTag, toast, STEP_STATUS } from "../ui.js";
@@ -73,10 +75,16 @@ export function renderStatus(view, offerId, shell, query = new URLSearchParams()
         h("div", { class: "step-head" },
           h("span", { class: "step-num", "aria-hidden": "true" }, String(i + 1)),
           h("h3", { class: "step-name" }, s.stepName),
-          badge(s.status, STEP_STATUS)),
+          badge(s.status, STEP_STATUS),
+          s.overdue ? h("span", { class: "badge badge-overdue" }, "Overdue") : null),
         h("p", { class: "step-desc muted" }, s.description),
         h("dl", { class: "step-facts" },
-          h("div", {}, h("dt", {}, "Estimated time"), h("dd", {}, s.estimatedTimeFrame || "—")),
+          h("div", {}, h("dt", {}, s.etaSamples ? `Estimated time (measured from the last ${s.etaSamples} runs)` : "Estimated time"),
+            h("dd", { class: "eta-frame" }, s.estimatedTimeFrame || "—")),
+          s.status === "inProgress" && s.startedAt && s.etaSeconds ? h("div", { class: s.overdue ? "eta-overdue" : null },
+            h("dt", {}, "Time left"),
+            h("dd", { class: "eta-left", dataset: { since: s.startedAt, eta: String(s.etaSeconds), samples: String(s.etaSamples || ""), overdue: s.overdue ? "1" : "" } },
+              etaLeft(s.startedAt, s.etaSeconds, s.etaSamples, s.overdue))) : null,
           s.startedAt ? h("div", {}, h("dt", {}, "Started"), h("dd", {}, timeTag(s.startedAt))) : null,
           since != null ? h("div", {}, h("dt", {}, s.finishedAt ? "Took" : "Running for"), h("dd", { class: s.finishedAt ? null : "running-for", dataset: { since: s.startedAt } }, fmtDuration(since))) : null),
         h("div", { class: "progress-row" },
@@ -231,6 +239,9 @@ export function renderStatus(view, offerId, shell, query = new URLSearchParams()
 
   const ticker = setInterval(() => {
     for (const dd of steps.querySelectorAll("dd.running-for")) dd.textContent = fmtDuration(Date.now() - Date.parse(dd.dataset.since));
+    for (const dd of steps.querySelectorAll("dd.eta-left")) {
+      dd.textContent = etaLeft(dd.dataset.since, Number(dd.dataset.eta), Number(dd.dataset.samples) || null, dd.dataset.overdue === "1");
+    }
   }, 1000);
 
   api.status(offerId).then((d) => { if (!doc) apply(d); }).catch((e) => steps.replaceChildren(errorBox(e, "Cannot read the status:")));
@@ -243,4 +254,27 @@ export function renderStatus(view, offerId, shell, query = new URLSearchParams()
     },
   });
   return () => { stop(); clearInterval(ticker); clearTimeout(histTimer); };
+}
+
+// A duration as people say it: "40 s", "3 min", "2 h 30 min", "3 days" (hours keep their minutes, so that it
+// reads like the step's "Running for").
+export function approx(ms) {
+  const s = Math.max(1, Math.round(ms / 1000));
+  if (s < 90) return `${s} s`;
+  const m = Math.round(s / 60);
+  if (m < 90) return `${m} min`;
+  if (m < 48 * 60) return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
+  const d = Math.round(m / 1440);
+  return `${d} day${d === 1 ? "" : "s"}`;
+}
+
+// What is left of a running step against its ETA bound (the measured p90, or the static bound), saying where the
+// estimate comes from; once the API flags the step overdue, by how much it is late.
+export function etaLeft(startedAt, etaSeconds, samples, overdue) {
+  const running = Date.now() - Date.parse(startedAt);
+  const bound = etaSeconds * 1000;
+  const basis = samples ? `measured from the last ${samples} run${samples === 1 ? "" : "s"}` : "static estimate";
+  if (overdue) return `overdue by ${approx(running - bound)}: running ${approx(running)}, expected within ${approx(bound)} (${basis})`;
+  if (running < bound) return `about ${approx(bound - running)} left (${basis})`;
+  return `taking longer than expected: running ${approx(running)}, expected within ${approx(bound)} (${basis})`;
 }
