@@ -10,6 +10,9 @@ import pytest
 from offerflow_certification import report
 from offerflow_certification.adapters.source import hash_file
 from offerflow_certification.image.certifier import Profile
+from offerflow_certification.image.linux_threats import assess
+from offerflow_certification.image.packages import Inventory, Package
+from offerflow_contract.events import DiskReport
 from offerflow_contract.events import TestOutcome as Outcome
 from tests.images import packages as pk
 from tests.images.builder import build_linux_vhd
@@ -21,7 +24,7 @@ needs_rpm = pytest.mark.skipif(shutil.which("rpmbuild") is None or shutil.which(
                                reason="rpm and rpmbuild are not installed")
 
 
-def certify(tmp_path: Path, tree: dict[str, bytes | None]) -> tuple[Outcome, report.DiskReport]:
+def certify(tmp_path: Path, tree: dict[str, bytes | None]) -> tuple[Outcome, DiskReport]:
     image = build_linux_vhd(tmp_path / "image.vhd", tree_overrides=tree)
     local = hash_file(image, max_bytes=1 << 40, chunk_bytes=1 << 20)
     findings, os_run = report.run_tests(local, Profile())
@@ -96,3 +99,67 @@ def test_a_release_outside_the_list_is_a_warning(tmp_path: Path) -> None:
     test, _ = certify(tmp_path, {"/etc/os-release": arch, DPKG: pk.dpkg_status(pk.JAMMY_REGRESSHION)})
     assert test.result == "Warning"
     assert "the distribution release (unknown) is not covered" in test.actual_value
+
+
+def rpm_inventory(*packages: tuple[str, str]) -> Inventory:
+    return Inventory("rpm", "/var/lib/rpm/rpmdb.sqlite",
+                     tuple(Package(name, evr, name, evr, "x86_64") for name, evr in packages))
+
+
+def dpkg_inventory(*packages: tuple[str, str, str]) -> Inventory:
+    return Inventory("dpkg", DPKG, tuple(Package(name, v, source, v, "amd64") for name, source, v in packages))
+
+
+@pytest.mark.parametrize("installed", ["1.0.1e-48.el6_8.1", "1:1.0.1e-48.el6_8.1", "1.0.1e-16.el6_5.7",
+                                       "1:1.0.1e-16.el6_5.7"])
+def test_heartbleed_s_rhel_6_fix_holds_whatever_the_openssl_epoch(installed: str) -> None:
+    assert assess(rpm_inventory(("openssl", installed)), "rhel:6") == ([], [])
+
+
+@pytest.mark.parametrize("installed", ["1.0.1e-15.el6", "1:1.0.1e-15.el6"])
+def test_an_openssl_before_rhsa_2014_0376_is_vulnerable_whatever_its_epoch(installed: str) -> None:
+    vulnerable, unknown = assess(rpm_inventory(("openssl", installed)), "rhel:6")
+    assert vulnerable == [f"openssl {installed} (source openssl {installed}) < 1.0.1e-16.el6_5.7: CVE-2014-0160 "
+                          "Heartbleed (OpenSSL heartbeat read overrun) (RHSA-2014:0376)"] and unknown == []
+
+
+def test_ghost_on_rhel_6_names_rhsa_2015_0092() -> None:
+    vulnerable, _ = assess(rpm_inventory(("glibc", "2.12-1.149.el6_6.4")), "rhel:6")
+    assert len(vulnerable) == 1 and "< 2.12-1.149.el6_6.5" in vulnerable[0] and "(RHSA-2015:0092)" in vulnerable[0]
+    assert assess(rpm_inventory(("glibc", "2.12-1.149.el6_6.5")), "rhel:6") == ([], [])
+
+
+def test_trusty_s_first_shellshock_rebuild_is_still_vulnerable_to_cve_2014_7169() -> None:
+    # USN-2363-1's 14.04 package missed the patch; USN-2363-2 (4.3-7ubuntu1.3) is the first fixed one.
+    vulnerable, _ = assess(dpkg_inventory(("bash", "bash", "4.3-7ubuntu1.2")), "ubuntu:14.04")
+    assert [line.split(": ")[1].split(" ")[0] for line in vulnerable] == ["CVE-2014-7169"]
+    assert "< 4.3-7ubuntu1.3" in vulnerable[0] and "(USN-2363-2)" in vulnerable[0]
+    assert assess(dpkg_inventory(("bash", "bash", "4.3-7ubuntu1.3")), "ubuntu:14.04") == ([], [])
+
+
+def test_an_epoch_the_record_writes_still_decides() -> None:
+    vulnerable, _ = assess(dpkg_inventory(("openssh-server", "openssh", "9.2p1-2+deb12u3")), "debian:12")
+    assert len(vulnerable) == 1 and "CVE-2024-6387" in vulnerable[0]
+
+
+def test_a_release_without_a_fix_on_record_is_unknown_not_passed() -> None:
+    vulnerable, unknown = assess(dpkg_inventory(("sudo", "sudo", "1.8.3p1-1ubuntu3.9")), "ubuntu:12.04")
+    assert vulnerable == [] and len(unknown) == 1 and unknown[0].startswith("CVE-2021-3156 (Baron Samedit")
+    assert "no data for ubuntu:12.04" in unknown[0]
+
+
+CENTOS6 = {"/etc/os-release": None, "/etc/redhat-release": b"CentOS release 6.10 (Final)\n", DPKG: None}
+
+
+@needs_rpm
+@pytest.mark.parametrize(("openssl", "result"), [(pk.Rpm("openssl", "1.0.1e", "48.el6_8.1"), "Passed"),
+                                                 (pk.Rpm("openssl", "1.0.1e", "15.el6", epoch=1), "Failed")])
+def test_an_rpm_database_of_centos_6_is_judged_on_release_not_epoch(tmp_path: Path, openssl: pk.Rpm,
+                                                                     result: str) -> None:
+    installed = [openssl, pk.Rpm("glibc", "2.12", "1.212.el6"), pk.Rpm("bash", "4.1.2", "48.el6")]
+    test, _ = certify(tmp_path, {**CENTOS6, RPMDB: pk.rpmdb_sqlite(installed)})
+    assert test.result == result, test.actual_value
+    if result == "Passed":
+        assert "of rhel:6" in test.actual_value
+    else:
+        assert "openssl 1:1.0.1e-15.el6" in test.actual_value and "(RHSA-2014:0376)" in test.actual_value

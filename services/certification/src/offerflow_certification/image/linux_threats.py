@@ -12,7 +12,7 @@ from .catalog import name_of
 from .ext4 import Ext4
 from .findings import Finding, failed, passed, warned
 from .packages import Inventory, NoInventory, Package, inventory_or_error
-from .pkgversions import compare
+from .pkgversions import compare_to_fix
 
 TEST_ID = "linux.security_threats"
 _RHEL_LIKE = {"rhel", "centos", "rocky", "almalinux", "ol"}
@@ -67,8 +67,12 @@ def _installed(inventory: Inventory, advisory: Advisory) -> list[Package]:
     return [p for p in inventory.packages if p.source in advisory.sources]
 
 
-def _findings(inventory: Inventory, release: str) -> tuple[list[str], list[str]]:
-    """(vulnerable packages, advisories this release has no data for) as report lines."""
+def assess(inventory: Inventory, release: str) -> tuple[list[str], list[str]]:
+    """(vulnerable packages, advisories this release has no data for) as report lines.
+
+    A package is vulnerable when its source version sorts before the release's first fixed version under the
+    package manager's own ordering; a fixed version printed without an epoch takes the installed package's.
+    """
     vulnerable, unknown = [], []
     for advisory in ADVISORIES:
         found = _installed(inventory, advisory)
@@ -83,7 +87,7 @@ def _findings(inventory: Inventory, release: str) -> tuple[list[str], list[str]]
             if fixed is None:
                 vulnerable.append(f"{p.name} {p.version}: {advisory.cve} {advisory.name}, no fixed version for "
                                   f"{release} ({source})")
-            elif compare(inventory.format, p.source_version, fixed) < 0:
+            elif compare_to_fix(inventory.format, p.source_version, fixed) < 0:
                 vulnerable.append(f"{p.name} {p.version} (source {p.source} {p.source_version}) < {fixed}: "
                                   f"{advisory.cve} {advisory.name} ({source})")
     return vulnerable, unknown
@@ -102,7 +106,7 @@ def check_security_threats(fs: Ext4, inventory: Inventory | NoInventory | None =
                       f"is not covered by the advisory list ({len(inventory.packages)} packages in "
                       f"{inventory.database})", required)
     try:
-        vulnerable, unknown = _findings(inventory, release)
+        vulnerable, unknown = assess(inventory, release)
     except ValueError as exc:  # a version the package manager itself would refuse
         return warned(TEST_ID, name_of(TEST_ID), f"not checked: {exc}", required)
     if vulnerable:

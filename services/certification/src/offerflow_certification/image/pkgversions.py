@@ -3,7 +3,8 @@
 A fixed version in an advisory ("2.13-38+deb7u7", "1:9.2p1-2+deb12u3", "2.17-55.el7_0.5") is only meaningful
 under its distribution's ordering: plain numeric comparison gets "1.0.1e-2+deb7u5" and "2.4~rc1" wrong.
 `dpkg_compare` follows dpkg's `verrevcmp` (deb-version(7)), `rpm_compare` rpm's `rpmvercmp` and EVR comparison;
-both are tested against `dpkg --compare-versions` and rpm's own `rpm.vercmp`.
+both are tested against `dpkg --compare-versions` and rpm's own `rpm.vercmp`. `compare_to_fix` is the comparison
+test 50 makes: an installed version against an advisory's fixed one, which may be written without its epoch.
 """
 
 from __future__ import annotations
@@ -130,6 +131,21 @@ def rpm_compare(a: str, b: str) -> int:
 
 def compare(fmt: Format, a: str, b: str) -> int:
     return dpkg_compare(a, b) if fmt == "dpkg" else rpm_compare(a, b)
+
+
+def compare_to_fix(fmt: Format, installed: str, fixed: str) -> int:
+    """<0 when `installed` is older than an advisory's first `fixed` version, else 0 or >0.
+
+    Both package managers compare the epoch first, but advisories often print versions without it (Red Hat's
+    errata never show one) and whether a package carries one can differ between releases. A fixed version
+    written without an epoch is therefore compared under the installed package's own epoch, so the comparison
+    rests on version and release alone; one written with an epoch ("1:9.2p1-2+deb12u3") is compared as is.
+    """
+    split = split_dpkg if fmt == "dpkg" else split_evr
+    installed_epoch = split(installed)[0]
+    if ":" not in fixed and installed_epoch:  # neither grammar allows ":" in a version without an epoch
+        fixed = f"{installed_epoch}:{fixed.strip()}"
+    return compare(fmt, installed, fixed)
 
 
 def _sign(n: int) -> int:
