@@ -8,6 +8,10 @@ wrong partition count (that cannot be fixed by creating it again, and is never c
 partitions would remap offer ids).
 
     python deploy/compose/create_topics.py --replication-factor 3 --min-insync-replicas 2
+
+With ``--check`` it creates and changes nothing: it waits until every topic of the contract exists with the
+contract's partition count, which is how a Kubernetes pod's init container holds a service back until the
+topic job has run (Kubernetes has no "after this Job" ordering of its own).
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from offerflow_contract.topics import PARTITIONS
-from offerflow_shared.kafka import TopicReport, ensure_topics
+from offerflow_contract.topics import PARTITIONS, all_topic_names
+from offerflow_shared.kafka import TopicReport, ensure_topics, partition_problem
 from offerflow_shared.settings import CommonSettings
 
 
@@ -54,11 +58,18 @@ async def _connect(bootstrap: str, brokers: int, deadline: float) -> AIOKafkaAdm
         await asyncio.sleep(2)
 
 
+def topic_configs(min_insync: int) -> dict[str, str]:
+    """Settings the job puts on every topic besides the contract's retention (``TOPIC_CONFIGS``): a write counts
+    once ``min_insync`` replicas have it, and a replica that missed writes never becomes leader (that would
+    silently drop acknowledged events from the source of truth), whatever the broker's defaults say."""
+    return {"min.insync.replicas": str(min_insync), "unclean.leader.election.enable": "false"}
+
+
 async def create(bootstrap: str, *, replication_factor: int, min_insync: int, wait_seconds: float) -> int:
     admin = await _connect(bootstrap, replication_factor, time.monotonic() + wait_seconds)
     try:
         report = await ensure_topics(bootstrap, partitions=PARTITIONS, replication_factor=replication_factor,
-                                     configs={"min.insync.replicas": str(min_insync)}, admin=admin)
+                                     configs=topic_configs(min_insync), admin=admin)
     finally:
         await admin.close()
     out, err = summary(report)
@@ -69,15 +80,46 @@ async def create(bootstrap: str, *, replication_factor: int, min_insync: int, wa
     return 1 if report.problems else 0
 
 
+async def missing_topics(admin: Any) -> list[str]:
+    """Contract topics that do not exist yet or have another partition count than the contract's."""
+    names = all_topic_names()
+    existing = set(await admin.list_topics())
+    wrong = [t["topic"] for t in await admin.describe_topics([n for n in names if n in existing])
+             if partition_problem(t["topic"], len(t.get("partitions") or []), PARTITIONS)]
+    return [n for n in names if n not in existing] + wrong
+
+
+async def check(bootstrap: str, *, wait_seconds: float) -> int:
+    """0 once every contract topic exists (created by the topic job); 1 if that has not happened in time."""
+    deadline = time.monotonic() + wait_seconds
+    admin = await _connect(bootstrap, 1, deadline)
+    try:
+        while missing := await missing_topics(admin):
+            if time.monotonic() > deadline:
+                print(f"create_topics: not created by the topic job yet: {', '.join(missing)}",
+                      file=sys.stderr, flush=True)
+                return 1
+            print(f"create_topics: waiting for {len(missing)} topics (first: {missing[0]})", flush=True)
+            await asyncio.sleep(5)
+    finally:
+        await admin.close()
+    print(f"create_topics: all {len(all_topic_names())} topics exist", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--replication-factor", type=int, default=3)
     parser.add_argument("--min-insync-replicas", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the brokers")
+    parser.add_argument("--check", action="store_true",
+                        help="create nothing: wait until every topic exists (a service's init container)")
     args = parser.parse_args(argv)
     if not 1 <= args.min_insync_replicas <= args.replication_factor:
         parser.error("--min-insync-replicas must be between 1 and --replication-factor")
     bootstrap = CommonSettings().kafka_bootstrap
+    if args.check:
+        return asyncio.run(check(bootstrap, wait_seconds=args.timeout))
     return asyncio.run(
         create(
             bootstrap,

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from offerflow_contract import codec
 from offerflow_contract.envelope import Envelope, wrap
 from offerflow_contract.events import CancelRequested
-from offerflow_shared import metrics, ops
+from offerflow_shared import lag, metrics, ops
 from offerflow_shared.outbox import MemorySink, Outbox
 from offerflow_shared.runtime import Dispatcher, Incoming, RetryPolicy, handles
 
@@ -47,28 +47,16 @@ async def test_the_dispatcher_counts_processed_events_and_dead_letters() -> None
 
 def test_exposition_has_our_families_and_no_offer_id_label() -> None:
     metrics.observe_step("displaycertify", "complete", 12.0)
-    metrics.LagGauge("metrics-test").update({("offerflow.validation", 0): 3})
-    families = {f.name: f for f in text_string_to_metric_families(metrics.exposition().decode())}
+    lag.COLLECTOR.track("offerflow-metrics-test", lambda: [lag.PartitionLag("offerflow.validation", 0, 5, 2, 3)])
+    try:
+        families = {f.name: f for f in text_string_to_metric_families(metrics.exposition().decode())}
+    finally:
+        lag.COLLECTOR.untrack("offerflow-metrics-test")
     for name in metrics.names():
         assert name in families, name
     labels = {k for name in metrics.names() for s in families[name].samples for k in s.labels}
-    assert labels <= {"service", "event_type", "topic", "partition", "step", "outcome", "le"}
+    assert labels <= {"service", "group", "event_type", "topic", "partition", "step", "outcome", "le"}
     assert "offer_id" not in labels
-
-
-def test_consumer_lag_is_end_minus_committed() -> None:
-    lag = metrics.consumer_lag({("t", 0): 10, ("t", 1): 5, ("t", 2): 7}, {("t", 0): 4, ("t", 1): None},
-                               {("t", 1): 2, ("t", 2): 0})
-    assert lag == {("t", 0): 6, ("t", 1): 3, ("t", 2): 7}
-
-
-def test_the_lag_gauge_drops_partitions_given_up() -> None:
-    gauge = metrics.LagGauge("lag-test")
-    gauge.update({("a", 0): 5, ("a", 1): 2})
-    gauge.update({("a", 1): 0})
-    assert REGISTRY.get_sample_value("offerflow_consumer_lag", {"service": "lag-test", "topic": "a",
-                                                                "partition": "0"}) is None
-    assert sample("offerflow_consumer_lag", {"service": "lag-test", "topic": "a", "partition": "1"}) == 0
 
 
 async def test_readyz_reports_each_failing_check() -> None:

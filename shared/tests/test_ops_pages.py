@@ -63,7 +63,7 @@ def test_a_worker_serves_health_readiness_and_metrics_with_lag(worker: str) -> N
     assert poll(f"{worker}/healthz", "ok", 60).json() == {"status": "ok"}
     ready = poll(f"{worker}/readyz", "ready", 30)
     assert ready.json()["checks"] == ["broker"]
-    scrape = poll(f"{worker}/metrics", 'offerflow_consumer_lag{partition="0",service="validation"', 60)
+    scrape = poll(f"{worker}/metrics", 'offerflow_consumer_lag{group="offerflow-validation",partition="0"', 60)
     assert scrape.headers["content-type"].startswith("text/plain")
     assert "# TYPE offerflow_handler_seconds histogram" in scrape.text
     assert 'topic="offerflow.publishing"' in scrape.text

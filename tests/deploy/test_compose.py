@@ -30,6 +30,7 @@ from .workspace import (
     DEPLOY,
     EMBEDDED,
     NEEDS,
+    NOT_DEPLOYED,
     ROOT,
     RUNTIME_ENV,
     VERSITYGW_VERSION,
@@ -48,21 +49,15 @@ OBJECT_STORES = {
 }
 CONFIGS: dict[str, Any] = COMPOSE.get("configs") or {}
 REGION_MAP = RegionMap.model_validate_json(CONFIGS["regions"]["content"])
-# The services' image, and the development mail sink's (the same Dockerfile with the devsink group).
-OFFERFLOW = {
-    name: svc
-    for name, svc in SERVICES.items()
-    if str(svc.get("image", "")).startswith(("offerflow:", "offerflow-devsink:"))
-}
+# The services' image (deploy/Dockerfile).
+OFFERFLOW = {name: svc for name, svc in SERVICES.items() if str(svc.get("image", "")).startswith("offerflow:")}
 
 
 def script_of(service: dict[str, Any]) -> str | None:
-    """The console script a container runs; ``python -c`` of the mail sink counts as the sink."""
+    """The console script a container runs."""
     command = service.get("command") or []
     if command and command[0] in service_scripts():
         return str(command[0])
-    if command[:2] == ["python", "-c"] and "offerflow_notifier import sink" in command[2]:
-        return "offerflow-mailsink"
     return None
 
 
@@ -98,7 +93,9 @@ def test_env_example_holds_no_real_secret() -> None:
 
 def test_every_service_process_of_the_workspace_runs() -> None:
     running = {script_of(s) for s in long_running().values()}
-    assert running | set(EMBEDDED) == set(service_scripts()), "a console script under services/ has no compose service"
+    assert running | set(EMBEDDED) | set(NOT_DEPLOYED) == set(service_scripts()), (
+        "a console script under services/ has no compose service")
+    assert not running & set(NOT_DEPLOYED)
 
 
 @pytest.mark.parametrize("script", sorted(EMBEDDED))
@@ -114,8 +111,8 @@ def test_images_build_from_the_repository_dockerfile() -> None:
     for name, svc in OFFERFLOW.items():
         build = svc["build"]
         assert (COMPOSE_DIR / build["context"] / build["dockerfile"]).resolve() == DEPLOY / "Dockerfile", name
-    assert set(SERVICES) == set(BROKERS) | set(OFFERFLOW) | set(OBJECT_STORES) | {"postgres"}
-    assert SERVICES["postgres"]["image"].split(":")[1].startswith("15")
+    assert set(SERVICES) == set(BROKERS) | set(OFFERFLOW) | set(OBJECT_STORES) | {"postgres", "mailpit"}
+    assert re.fullmatch(r"15\.\d+", SERVICES["postgres"]["image"].split(":")[1]), "PostgreSQL 15, a pinned minor"
 
 
 def test_python_commands_run_real_code() -> None:
@@ -129,21 +126,12 @@ def test_python_commands_run_real_code() -> None:
             assert command[0] in service_scripts(), f"{name}: {command[0]} is no console script"
 
 
-def test_the_mail_sink_listens_beyond_its_own_container() -> None:
-    assert SERVICES["mailsink"]["command"] == ["offerflow-mailsink"]
-    assert environment(SERVICES["mailsink"])["OFFERFLOW_MAILSINK_HOST"] == "0.0.0.0"
-
-
-def test_only_the_mail_sink_image_carries_the_sink_libraries() -> None:
+def test_no_image_carries_the_sink_libraries() -> None:
     for name, svc in OFFERFLOW.items():
-        args = svc["build"].get("args") or {}
-        if name == "mailsink":
-            assert svc["image"].startswith("offerflow-devsink:") and args == {"SYNC_ARGS": "--group devsink"}
-        else:
-            assert svc["image"].startswith("offerflow:") and not args, f"{name} builds another image"
+        assert not svc["build"].get("args"), f"{name} builds another image"
 
 
-@pytest.mark.parametrize("name", sorted(n for n in long_running() if n != "mailsink"))
+@pytest.mark.parametrize("name", sorted(long_running()))
 def test_every_process_runs_as_production(name: str) -> None:
     env = environment(SERVICES[name])
     assert env["OFFERFLOW_ENVIRONMENT"] == "production", name
@@ -233,9 +221,8 @@ def test_healthchecks_probe_the_web_port_of_the_process(name: str) -> None:
     assert script is not None
     port = environment(svc)[NEEDS[script].web_port]
     probe = " ".join(svc["healthcheck"]["test"])
-    assert f"http://127.0.0.1:{port}/" in probe, f"{name} probes another port than {port}"
-    if script == "offerflow-status-api":
-        assert "/readyz" in probe
+    # /readyz of every process (offerflow_shared.ops, the status-api's own): what test_probes.py finds they serve.
+    assert f"http://127.0.0.1:{port}/readyz'" in probe, f"{name} probes another port than {port} or another path"
     assert svc["restart"] == "unless-stopped"
 
 
@@ -261,6 +248,7 @@ def test_three_brokers_form_one_kraft_quorum() -> None:
             int(env["KAFKA_DEFAULT_REPLICATION_FACTOR"]) == 3 and int(env["KAFKA_MIN_INSYNC_REPLICAS"]) == 2
         )
         assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+        assert env["KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE"] == "false"
         assert "healthcheck" in BROKERS[name]
 
 
@@ -291,8 +279,7 @@ def test_depends_on_uses_conditions_that_can_be_met() -> None:
             else:
                 assert condition == "service_completed_successfully" and SERVICES[dep]["restart"] == "no"
     for name in long_running():
-        if name != "mailsink":
-            assert "topics-init" in SERVICES[name]["depends_on"], name
+        assert SERVICES[name]["depends_on"]["topics-init"] == {"condition": "service_completed_successfully"}, name
     assert set(SERVICES["topics-init"]["depends_on"]) == set(BROKERS)
 
 
@@ -313,9 +300,10 @@ def test_volumes_are_declared_and_storage_goes_to_them() -> None:
             assert source in COMPOSE["volumes"], f"{name} mounts undeclared volume {source}"
     for name, var in (
         ("packaging", "OFFERFLOW_PACKAGING_PAGES_ROOT"),
-        ("mailsink", "OFFERFLOW_MAILSINK_DIR"),
+        ("mailpit", "MP_DATABASE"),
     ):
         target = environment(SERVICES[name])[var]
+        target = target.rsplit("/", 1)[0] if var == "MP_DATABASE" else target
         assert any(v.endswith(":" + target) for v in SERVICES[name]["volumes"]), (
             f"{name}: {target} is no volume"
         )

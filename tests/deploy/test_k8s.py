@@ -5,6 +5,7 @@ objects, env names that are real settings, probes on declared ports, the securit
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +17,16 @@ import yaml
 from offerflow_shared.regionmap import RegionMap
 
 from .manifests import K8S_DIR, k8s_documents, settings_from, with_files
-from .workspace import DEFAULT_REGIONS, EMBEDDED, NEEDS, RUNTIME_ENV, known_names, service_scripts
+from .workspace import (
+    DEFAULT_REGIONS,
+    EMBEDDED,
+    NEEDS,
+    NOT_DEPLOYED,
+    RUNTIME_ENV,
+    known_names,
+    service_scripts,
+    workspace_version,
+)
 
 DOCS = k8s_documents()
 KUSTOMIZATION = K8S_DIR / "kustomization.yaml"
@@ -31,6 +41,11 @@ def objects(kind: str) -> dict[str, dict[str, Any]]:
 
 
 DEPLOYMENTS = objects("Deployment")
+IMAGE = f"offerflow:{workspace_version()}"
+# The Deployments running an Offerflow process (the services' image); the other one is Mailpit, the dev mail sink.
+OFFERFLOW = sorted(
+    n for n, d in DEPLOYMENTS.items() if d["spec"]["template"]["spec"]["containers"][0]["image"] == IMAGE
+)
 CONFIG = objects("ConfigMap")["offerflow-config"]["data"]
 SECRET = objects("Secret")["offerflow-secrets"]["stringData"]
 REGIONS = objects("Secret")["offerflow-regions"]["stringData"]
@@ -43,10 +58,7 @@ def container(name: str) -> dict[str, Any]:
 
 
 def script_of(c: dict[str, Any]) -> str:
-    command = c["command"]
-    if command[:2] == ["python", "-c"] and "offerflow_notifier import sink" in command[2]:
-        return "offerflow-mailsink"
-    return str(command[0])
+    return str(c["command"][0])
 
 
 def mounted_files(name: str) -> dict[str, str]:
@@ -93,7 +105,26 @@ def test_kustomization_lists_every_manifest_but_the_secret_template() -> None:
     on_disk = {p.name for p in K8S_DIR.glob("*.yaml")} - {KUSTOMIZATION.name} - TEMPLATES
     assert listed == on_disk
     assert kustomization["namespace"] == objects("Namespace")["offerflow"]["metadata"]["name"]
-    assert {i["name"] for i in kustomization["images"]} == {"offerflow", "offerflow-devsink"}
+    # Every image the manifests name is listed, with the manifests' own tag (a release at `set image` time).
+    used = {c["image"] for _, d in DOCS for c in _containers(d)}
+    listed_images = {f"{i['name']}:{i['newTag']}" for i in kustomization["images"]}
+    assert used == listed_images, (sorted(used), sorted(listed_images))
+
+
+def _containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    pod = doc.get("spec", {}).get("template", {}).get("spec", {})
+    return list(pod.get("initContainers", [])) + list(pod.get("containers", []))
+
+
+def test_every_image_is_pinned_by_tag() -> None:
+    """A named release for every image, never `latest`; no digest placeholder (digests are set at release time)."""
+    for path, doc in DOCS:
+        for c in _containers(doc):
+            tag = c["image"].rpartition(":")[2]
+            assert re.fullmatch(r"v?\d+\.\d+(\.\d+)?", tag), f"{path.name}: {c['image']} is not a release"
+            assert "@" not in c["image"], f"{path.name}: digests are set in kustomization.yaml at release time"
+    for image in yaml.safe_load(KUSTOMIZATION.read_text())["images"]:
+        assert "digest" not in image or re.fullmatch(r"sha256:[0-9a-f]{64}", image["digest"]), image
 
 
 def test_secret_template_holds_placeholders_only() -> None:
@@ -130,17 +161,17 @@ def test_region_map_secret_is_mounted_read_only_where_the_configmap_names_it(nam
 
 
 def test_every_process_has_a_deployment() -> None:
-    assert {script_of(container(n)) for n in DEPLOYMENTS} | set(EMBEDDED) == set(service_scripts())
-    for name in DEPLOYMENTS:
-        # The development mail sink runs the services' Dockerfile built with the devsink group.
-        image = "offerflow-devsink:latest" if script_of(container(name)) == "offerflow-mailsink" else "offerflow:latest"
-        assert container(name)["image"] == image, name
+    running = {script_of(container(n)) for n in OFFERFLOW}
+    assert running | set(EMBEDDED) | set(NOT_DEPLOYED) == set(service_scripts())
+    assert not running & set(NOT_DEPLOYED)
+    assert set(DEPLOYMENTS) - set(OFFERFLOW) == {"mailpit"}
+    assert container("mailpit")["image"].startswith("axllent/mailpit:v")
 
 
 @pytest.mark.parametrize("script", sorted(EMBEDDED))
 def test_processes_without_a_deployment_run_inside_their_host(script: str, monkeypatch: pytest.MonkeyPatch) -> None:
     host, flag = EMBEDDED[script]
-    hosts = [n for n in DEPLOYMENTS if script_of(container(n)) == host]
+    hosts = [n for n in OFFERFLOW if script_of(container(n)) == host]
     assert hosts, f"{script} runs inside {host}, which has no deployment"
     for name in hosts:
         assert getattr(settings_from(host, env_of(container(name)), monkeypatch), flag) is True, name
@@ -157,11 +188,11 @@ def test_every_variable_is_a_real_setting() -> None:
     known = known_names() | RUNTIME_ENV
     assert set(CONFIG) <= known, sorted(set(CONFIG) - known)
     assert set(SECRET) <= known, sorted(set(SECRET) - known)
-    for name in DEPLOYMENTS:
+    for name in OFFERFLOW:
         assert {e["name"] for e in container(name).get("env", [])} <= known, name
 
 
-@pytest.mark.parametrize("name", sorted(DEPLOYMENTS))
+@pytest.mark.parametrize("name", OFFERFLOW)
 def test_each_process_gets_what_it_needs_and_it_validates(
     name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -176,7 +207,7 @@ def test_each_process_gets_what_it_needs_and_it_validates(
     settings_from(script, with_files(env, mounted_files(name), tmp_path), monkeypatch)
 
 
-@pytest.mark.parametrize("name", sorted(DEPLOYMENTS))
+@pytest.mark.parametrize("name", OFFERFLOW)
 def test_probes_hit_the_process_web_port(name: str) -> None:
     c = container(name)
     script = script_of(c)
@@ -184,11 +215,6 @@ def test_probes_hit_the_process_web_port(name: str) -> None:
     for probe in ("livenessProbe", "readinessProbe"):
         get = c[probe]["httpGet"]
         assert str(ports[get["port"]]) == env_of(c)[NEEDS[script].web_port], f"{name} {probe}"
-    if script == "offerflow-status-api":
-        assert (c["livenessProbe"]["httpGet"]["path"], c["readinessProbe"]["httpGet"]["path"]) == (
-            "/healthz",
-            "/readyz",
-        )
 
 
 def test_status_api_serves_its_probe_paths() -> None:
@@ -206,10 +232,11 @@ def test_pods_run_unprivileged_with_a_read_only_root(name: str) -> None:
     pod = DEPLOYMENTS[name]["spec"]["template"]["spec"]
     c = container(name)
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["enableServiceLinks"] is False
-    sc = c["securityContext"]
-    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
-    assert sc["capabilities"]["drop"] == ["ALL"]
-    assert {"requests", "limits"} <= set(c["resources"])
+    for one in [c, *pod.get("initContainers", [])]:
+        sc = one["securityContext"]
+        assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False, one["name"]
+        assert sc["capabilities"]["drop"] == ["ALL"]
+        assert {"requests", "limits"} <= set(one["resources"])
     volumes = {v["name"]: v for v in pod["volumes"]}
     mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
     assert "emptyDir" in volumes[mounts["/tmp"]], "Faust and tempfile need a writable /tmp"
@@ -228,21 +255,19 @@ def test_pods_run_unprivileged_with_a_read_only_root(name: str) -> None:
 
 
 def test_services_select_pods_and_ports_that_exist() -> None:
+    workloads = [*DEPLOYMENTS.values(), *objects("StatefulSet").values()]
     for name, svc in objects("Service").items():
-        if svc["spec"].get("type") == "ExternalName":
-            assert CONFIG["OFFERFLOW_KAFKA_BOOTSTRAP"].split(":")[0] == name
-            continue
         targets = [
             d
-            for d in DEPLOYMENTS.values()
+            for d in workloads
             if svc["spec"]["selector"].items() <= d["spec"]["template"]["metadata"]["labels"].items()
         ]
-        assert len(targets) == 1, f"Service {name} selects {len(targets)} Deployments"
+        assert len(targets) == 1, f"Service {name} selects {len(targets)} workloads"
         port_names = {
             p["name"] for c in targets[0]["spec"]["template"]["spec"]["containers"] for p in c["ports"]
         }
         assert {p["targetPort"] for p in svc["spec"]["ports"]} <= port_names, name
-    assert {"status-api", "storefront", "mailsink", "kafka"} <= set(objects("Service"))
+    assert {"status-api", "storefront", "mailpit", "kafka"} <= set(objects("Service"))
 
 
 def test_topics_init_job_runs_the_shared_script() -> None:

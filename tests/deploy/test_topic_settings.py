@@ -40,6 +40,7 @@ class FakeAdmin:
         self.set_on_topic = {name: dict(configs) for name, (_, configs) in (topics or {}).items()}
         self.alter_error = alter_error
         self.alters = 0
+        self.replication: dict[str, int] = {}
 
     async def list_topics(self) -> list[str]:
         return list(self.partitions)
@@ -47,6 +48,7 @@ class FakeAdmin:
     async def create_topics(self, new_topics: Iterable[Any]) -> None:
         for t in new_topics:
             self.partitions[t.name] = t.num_partitions
+            self.replication[t.name] = t.replication_factor
             self.set_on_topic[t.name] = dict(t.topic_configs)
 
     async def describe_topics(self, names: list[str]) -> list[dict[str, Any]]:

@@ -47,6 +47,31 @@ EMBEDDED: dict[str, tuple[str, str]] = {
     "offerflow-outbox-relay": ("offerflow-status-api", "embedded_relay"),
 }
 
+# Console scripts deployed nowhere, and why: compose and k8s run Mailpit as the development mail sink; the project's
+# own sink serves the local stack (`make up`) only.
+NOT_DEPLOYED: dict[str, str] = {
+    "offerflow-mailsink": "the local stack's mail sink; compose and k8s run Mailpit",
+}
+
+# The services that fetch what offers name (logos, disk images, lead destinations) or write and read the regions'
+# object stores: the only ones that may reach the internet. Found from their code, never listed by hand.
+FETCH_MARKERS = ("offerflow_shared.egress", "offerflow_shared import egress", "offerflow_shared.regionmap")
+
+
+def fetching_services() -> set[str]:
+    """Service directories under services/ whose code uses the egress policy or the region map."""
+    found: set[str] = set()
+    for src in sorted((ROOT / "services").glob("*/src")):
+        if any(marker in path.read_text() for path in src.rglob("*.py") for marker in FETCH_MARKERS):
+            found.add(src.parent.name)
+    return found
+
+
+def workspace_version() -> str:
+    """The version the services' image is tagged with."""
+    return str(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
+
+
 # Names an Offerflow container may carry besides settings: read by Python or Faust themselves.
 RUNTIME_ENV = {"PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "APP_DATADIR", "PATH", "HOME", "TZ"}
 

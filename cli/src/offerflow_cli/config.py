@@ -71,10 +71,29 @@ class Config:
         return self.publisher
 
 
+def brokers(value: str) -> tuple[str, ...]:
+    """The ``HOST:PORT`` entries of a comma-separated bootstrap list (``h1:9092,h2:9092,[::1]:9092``), in order.
+
+    Checked here so that a typo is a usage error naming the entry, not a connection error much later.
+    """
+    out: list[str] = []
+    for raw in value.split(","):
+        entry = raw.strip()
+        host, sep, port = entry.rpartition(":")
+        bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if not entry or not sep or not bare or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"Bad Kafka bootstrap entry {entry!r} in {value!r}: expected HOST:PORT, several "
+                              "separated by commas (e.g. kafka-1:9092,kafka-2:9092).")
+        if entry not in out:
+            out.append(entry)
+    return tuple(out)
+
+
 def kafka_bootstrap(given: str | None, start: Path | None = None) -> str:
-    """``--bootstrap`` / ``OFFERFLOW_KAFKA_BOOTSTRAP`` (both via Typer), else ``kafka_bootstrap`` of the file."""
+    """``--bootstrap`` / ``OFFERFLOW_KAFKA_BOOTSTRAP`` (both via Typer), else ``kafka_bootstrap`` of the file;
+    one broker or a comma-separated list, returned checked and normalised (``h1:p1,h2:p2``)."""
     value = given or load_endpoints(start).get("kafka_bootstrap")
     if not value:
-        raise ConfigError("No Kafka bootstrap: pass --bootstrap HOST:PORT, set OFFERFLOW_KAFKA_BOOTSTRAP, or run "
-                          "`make up` (which writes .run/endpoints.json).")
-    return str(value)
+        raise ConfigError("No Kafka bootstrap: pass --bootstrap HOST:PORT[,HOST:PORT…], set "
+                          "OFFERFLOW_KAFKA_BOOTSTRAP, or run `make up` (which writes .run/endpoints.json).")
+    return ",".join(brokers(str(value)))

@@ -38,6 +38,7 @@ from offerflow_cli.ops_kafka import (
     dead_letter_info,
     line,
     partitions,
+    reachable,
     read_to_end,
     run_async,
 )
@@ -207,7 +208,7 @@ def list_letters(topic: TopicOpt = None, bootstrap: Bootstrap = None, as_json: J
     out = Out(as_json=as_json)
 
     async def body() -> int:
-        records = await read_to_end(kafka_bootstrap(bootstrap), dlq_topics(topic))
+        records = await read_to_end(await reachable(kafka_bootstrap(bootstrap), out), dlq_topics(topic))
         records.sort(key=lambda r: (r.timestamp_ms, r.topic, r.partition, r.offset))
         if as_json:
             out.doc([dead_letter_info(r) for r in records])
@@ -236,7 +237,7 @@ def replay(topic: TopicOpt = None,
     out = Out(as_json=as_json)
 
     async def body() -> int:
-        server = kafka_bootstrap(bootstrap)
+        server = await reachable(kafka_bootstrap(bootstrap), out)
         records = await read_to_end(server, dlq_topics(topic))
         c = consumer(server, group=GROUP)
         await c.start()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -12,18 +15,89 @@ from typing import Annotated, Any
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
-from offerflow_cli.config import ConfigError
+from offerflow_cli.config import ConfigError, brokers
 from offerflow_cli.exits import Exit
 from offerflow_cli.output import Out
 from offerflow_contract.codec import decode
 from offerflow_contract.envelope import ContractError, Envelope
 
 Bootstrap = Annotated[str | None, typer.Option("--bootstrap", envvar="OFFERFLOW_KAFKA_BOOTSTRAP", show_envvar=True,
-                                               help="Kafka bootstrap HOST:PORT (default: .run/endpoints.json).")]
+                                               help="Kafka bootstrap HOST:PORT, or several separated by commas "
+                                               "(default: .run/endpoints.json).")]
 Json = Annotated[bool, typer.Option("--json", help="One JSON document per record.")]
 ERRORS = "__connect.errors."
+PROBE_SECONDS = 5.0
+
+
+class BrokersUnreachable(Exception):
+    """No broker of the bootstrap list answered."""
+
+    def __init__(self, failures: Mapping[str, str]) -> None:
+        self.failures = dict(failures)
+        super().__init__("No Kafka broker answered: " + "; ".join(f"{b}: {why}" for b, why in failures.items()))
+
+
+class _SaidAlready(logging.Filter):
+    """aiokafka logs every bootstrap address it cannot connect to; :func:`reachable` says it in plainer words."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Unable connect to")
+
+
+logging.getLogger("aiokafka.client").addFilter(_SaidAlready())
+
+
+def _why(exc: BaseException) -> str:
+    errno = getattr(exc, "errno", None)
+    if isinstance(exc, OSError) and isinstance(errno, int) and errno > 0:
+        return os.strerror(errno).lower()
+    return str(exc) or type(exc).__name__
+
+
+async def probe(broker: str, seconds: float = PROBE_SECONDS) -> str | None:
+    """None when ``broker`` (``HOST:PORT``) answers a Kafka metadata request, else why not, in words."""
+    host, _, port = broker.rpartition(":")
+    host = host[1:-1] if host.startswith("[") else host
+    # A plain connection first: its error says what is wrong (refused, unknown host), which aiokafka only logs.
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), seconds)
+    except TimeoutError:
+        return f"no answer within {seconds:g} s"
+    except OSError as exc:
+        return _why(exc)
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    client = AIOKafkaClient(bootstrap_servers=broker, request_timeout_ms=int(seconds * 1000))
+    try:
+        await asyncio.wait_for(client.bootstrap(), seconds * 2)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        return f"accepts connections but did not answer as a Kafka broker ({_why(exc)})"
+    finally:
+        await client.close()
+    return None
+
+
+async def reachable(bootstrap: str, out: Out) -> str:
+    """The brokers of ``bootstrap`` that answer, as a bootstrap list; those that do not are named on stderr.
+
+    The clients then bootstrap from a broker known to answer (the cluster's metadata names the others), so a
+    dead first entry costs one quick probe instead of a timeout per client.
+    """
+    listed = brokers(bootstrap)
+    answers = await asyncio.gather(*(probe(b) for b in listed))
+    failures = {b: why for b, why in zip(listed, answers, strict=True) if why is not None}
+    alive = [b for b in listed if b not in failures]
+    if not alive:
+        raise BrokersUnreachable(failures)
+    if failures:
+        # On stderr even under --json: which brokers are down is worth knowing whatever the output format.
+        out.error("Kafka broker(s) unreachable: " + "; ".join(f"{b} ({why})" for b, why in failures.items())
+                  + f". Using {', '.join(alive)}.")
+    return ",".join(alive)
 
 
 @dataclass(frozen=True)
@@ -197,6 +271,9 @@ def run_async(out: Out, body: Callable[[], Coroutine[Any, Any, int | None]]) -> 
     except ConfigError as exc:
         out.error(f"Error: {exc}")
         raise typer.Exit(Exit.USAGE) from exc
+    except BrokersUnreachable as exc:
+        out.error(f"{exc}. Check the bootstrap list; retrying later may help.")
+        raise typer.Exit(Exit.UNAVAILABLE) from exc
     except (KafkaError, OSError) as exc:
         out.error(f"Kafka is not reachable or refused the request: {exc!r}. Retrying later may help.")
         raise typer.Exit(Exit.UNAVAILABLE) from exc

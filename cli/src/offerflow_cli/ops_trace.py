@@ -11,7 +11,17 @@ from typing import Annotated
 import typer
 
 from offerflow_cli.config import kafka_bootstrap
-from offerflow_cli.ops_kafka import Bootstrap, Json, Record, describe, follow, line, read_to_end, run_async
+from offerflow_cli.ops_kafka import (
+    Bootstrap,
+    Json,
+    Record,
+    describe,
+    follow,
+    line,
+    reachable,
+    read_to_end,
+    run_async,
+)
 from offerflow_cli.output import Out
 from offerflow_contract.topics import all_topic_names
 
@@ -51,7 +61,7 @@ def trace(offer: Annotated[str, typer.Argument(help="Offer id (the Kafka key of 
     out = Out(as_json=as_json)
 
     async def body() -> int:
-        records = await read_to_end(kafka_bootstrap(bootstrap), all_topic_names(with_dlq=True))
+        records = await read_to_end(await reachable(kafka_bootstrap(bootstrap), out), all_topic_names(with_dlq=True))
         found = story(records, offer)
         if as_json:
             out.doc([describe(r) for r in found])
@@ -77,7 +87,7 @@ def tail(topic: Annotated[list[str] | None, typer.Option("--topic", help="Only t
         names = [n for t in topic for n in (t, t + ".dlq")]
 
     async def body() -> int:
-        async for r in follow(kafka_bootstrap(bootstrap), names, from_beginning):
+        async for r in follow(await reachable(kafka_bootstrap(bootstrap), out), names, from_beginning):
             text = json.dumps(describe(r)) if as_json else line(r)
             sys.stdout.write(text + "\n")
             sys.stdout.flush()

@@ -1,14 +1,16 @@
 """Prometheus metrics every service exports at ``/metrics``.
 
-Labels are bounded sets (service, event type, topic, partition, step, outcome) and never an offer id,
+Labels are bounded sets (service, consumer group, event type, topic, partition, step, outcome) and never an offer id,
 so the number of series does not grow with the number of offers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+
+from offerflow_shared import lag  # registers the consumer-lag collector
 
 EVENTS_PROCESSED = Counter(
     "offerflow_events_processed_total", "Events a service's handler processed successfully",
@@ -22,10 +24,6 @@ HANDLER_SECONDS = Histogram(
     "offerflow_handler_seconds", "Time from first attempt to success or dead letter, per event",
     ["service", "event_type"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800),
-)
-CONSUMER_LAG = Gauge(
-    "offerflow_consumer_lag", "End offset minus the group's committed offset, per assigned partition",
-    ["service", "topic", "partition"],
 )
 # A step lasts from seconds (validation) to days (provisioning, or a publisher taking time to sign off).
 STEP_SECONDS = Histogram(
@@ -56,33 +54,6 @@ class DispatchMetrics:
             HANDLER_SECONDS.labels(service, event_type).observe(seconds)
 
 
-def consumer_lag(ends: Mapping[tuple[str, int], int], committed: Mapping[tuple[str, int], int | None],
-                 earliest: Mapping[tuple[str, int], int] | None = None) -> dict[tuple[str, int], int]:
-    """Lag per (topic, partition): end offset - committed offset (the earliest offset if none committed)."""
-    out = {}
-    for tp, end in ends.items():
-        done = committed.get(tp)
-        if done is None:
-            done = (earliest or {}).get(tp, 0)
-        out[tp] = max(0, end - done)
-    return out
-
-
-class LagGauge:
-    """Sets ``offerflow_consumer_lag`` for the partitions a worker holds, dropping those it gave up."""
-
-    def __init__(self, service: str) -> None:
-        self.service = service
-        self._shown: set[tuple[str, int]] = set()
-
-    def update(self, lag: Mapping[tuple[str, int], int]) -> None:
-        for topic, partition in self._shown - set(lag):
-            CONSUMER_LAG.remove(self.service, topic, str(partition))
-        for (topic, partition), value in lag.items():
-            CONSUMER_LAG.labels(self.service, topic, str(partition)).set(value)
-        self._shown = set(lag)
-
-
 def outbox_relayed(count: int) -> None:
     OUTBOX_RELAYED.inc(count)
 
@@ -99,5 +70,4 @@ def exposition() -> bytes:
 def names() -> Iterable[str]:
     """Our own metric families, for tests and docs."""
     return ("offerflow_events_processed", "offerflow_dead_letters", "offerflow_handler_seconds",
-            "offerflow_consumer_lag", "offerflow_step_seconds", "offerflow_outbox_relayed",
-            "offerflow_steps_overdue")
+            "offerflow_step_seconds", "offerflow_outbox_relayed", "offerflow_steps_overdue", *lag.FAMILIES)

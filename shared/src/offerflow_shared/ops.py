@@ -1,4 +1,4 @@
-"""Operations pages of every Faust worker (``/healthz``, ``/readyz``, ``/metrics``) and its lag reporter.
+"""Operations pages of every Faust worker (``/healthz``, ``/readyz``, ``/metrics``, with its consumer lag).
 
 Installed by :func:`offerflow_shared.worker.run`, after the service has added its own pages, so a page a
 service already serves (packaging's storefront has its own ``/healthz``) is left as it is.
@@ -16,12 +16,11 @@ from typing import Any, cast
 import faust
 from aiokafka.admin import AIOKafkaAdminClient
 
-from offerflow_shared import metrics
+from offerflow_shared import lag, metrics
 
 log = logging.getLogger("offerflow.ops")
 
 Check = Callable[[], Awaitable[object]]
-LAG_INTERVAL = 15.0
 CHECK_TIMEOUT = 5.0
 
 
@@ -71,28 +70,6 @@ def _bootstrap(app: faust.App) -> str:
     return ",".join(str(url).removeprefix("kafka://") for url in app.conf.broker)
 
 
-async def report_lag(app: faust.App, gauge: metrics.LagGauge) -> None:
-    """Lag of the partitions this worker holds: end offset - the group's committed offset."""
-    consumer = app.consumer
-    tps = sorted(consumer.assignment())
-    if not tps:
-        gauge.update({})
-        return
-    ends = await consumer.highwaters(*tps)
-    earliest = await consumer.earliest_offsets(*tps)
-    admin = AIOKafkaAdminClient(bootstrap_servers=_bootstrap(app))
-    try:
-        await admin.start()
-        offsets = await admin.list_consumer_group_offsets(str(app.conf.id), partitions=list(tps))
-    finally:
-        await admin.close()
-    gauge.update(metrics.consumer_lag(
-        {(tp.topic, tp.partition): int(off) for tp, off in ends.items()},
-        {(tp.topic, tp.partition): (int(meta.offset) if meta.offset >= 0 else None) for tp, meta in offsets.items()},
-        {(tp.topic, tp.partition): int(off) for tp, off in earliest.items()},
-    ))
-
-
 _Route = Callable[..., Awaitable[Any]]
 
 
@@ -124,12 +101,15 @@ def install(app: faust.App, checks: Mapping[str, Check] | None = None) -> None:
         async def scrape(self: Any, request: Any) -> Any:
             return respond(self, metrics_page())
 
-    gauge = metrics.LagGauge(service)
+    # Lag is read at scrape time from the worker's own consumer (offerflow_shared.lag); the timer only refreshes
+    # the end offsets of partitions the consumer is not fetching, through that same consumer.
+    offsets = lag.FaustOffsets(app)
+    lag.COLLECTOR.track(offsets.group, offsets.snapshot)
 
-    async def lag() -> None:
+    async def refresh() -> None:
         try:
-            await report_lag(app, gauge)
-        except Exception as exc:  # a missed sample is harmless; the next tick tries again
-            log.warning("consumer lag not measured: %r", exc)
+            await offsets.refresh()
+        except Exception as exc:  # a missed refresh is harmless; the next tick tries again
+            log.warning("consumer end offsets not refreshed: %r", exc)
 
-    app.timer(LAG_INTERVAL, name=f"{service}-consumer-lag")(lag)
+    app.timer(lag.REFRESH_SECONDS, name=f"{service}-consumer-offsets")(refresh)
