@@ -92,3 +92,14 @@ def stop_group(pid: int, proc: subprocess.Popen[bytes] | None = None, *, sig: in
             time.sleep(0.05)
     if proc is not None and proc.pid == pid:
         proc.wait()
+
+
+def instance_names(service: str, count: int) -> list[str]:
+    """The process names of ``count`` instances of ``service``: ``certification``, ``certification-2``, ..."""
+    return [service] + [f"{service}-{i}" for i in range(2, count + 1)]
+
+
+def base_service(name: str) -> str:
+    """The service a process name runs: ``certification-2`` -> ``certification``, ``status-api`` unchanged."""
+    head, _, tail = name.rpartition("-")
+    return head if head and tail.isdigit() else name

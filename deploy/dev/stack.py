@@ -7,7 +7,6 @@ never leaves orphans.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import contextlib
@@ -25,14 +24,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SERVICES = ("validation", "certification", "provisioning", "staging", "packaging", "notifier")
+# What ``instances`` multiplies: every stage, and the projection (its consumer group splits the partitions too;
+# Faust gives one process the same partition number of every topic, so an offer's events stay in one process).
+SCALABLE = (*SERVICES, "projection")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # deploy/dev, also when imported from tests/ or bench/
 import egressenv  # noqa: E402
 import pgroles  # noqa: E402
-from procs import Ports, free_port, port_open  # noqa: E402  (re-exported: tests, bench and azurite.py use them)
-from stackrun import create_publisher, endpoints, up, with_infra  # noqa: E402  (the commands; re-exported too)
+import stackrun  # noqa: E402  (the commands)
+from cluster import KafkaCluster, cluster_from_env  # noqa: E402
+from procs import Ports, base_service, free_port, instance_names, port_open  # noqa: E402  (re-exported)
+from stackrun import create_publisher, endpoints, instance_env  # noqa: E402  (re-exported)
 
-__all__ = ["BIN", "ROOT", "Ports", "Stack", "create_publisher", "endpoints", "free_port", "port_open"]
+__all__ = ["BIN", "ROOT", "KafkaCluster", "Ports", "Stack", "create_publisher", "endpoints", "free_port", "port_open"]
 
 
 @dataclass
@@ -53,8 +57,18 @@ class Stack:
     # Whether a replica that does not boot fails the run: `make up` keeps it; with-infra's runs (the test suites,
     # whose test images are mostly not bootable) export OFFERFLOW_STAGING_ENFORCE=false, read here.
     staging_enforce: bool = field(default_factory=lambda: os.environ.get("OFFERFLOW_STAGING_ENFORCE") != "false")
+    # Processes of each scalable service, one consumer group each ("certification", "certification-2", ...).
+    instances: int = 1
+    # A three-node KRaft cluster instead of the single broker: with-infra's (OFFERFLOW_KAFKA_CLUSTER_FILE) or one
+    # ``start_infra`` starts.
+    cluster: KafkaCluster | None = field(default_factory=cluster_from_env)
 
     def __post_init__(self) -> None:
+        if self.instances < 1:
+            raise ValueError(f"instances must be >= 1, got {self.instances}")
+        for service in SCALABLE:
+            for name in self.instance_names(service)[1:]:
+                self.ports.web.setdefault(name, free_port())
         if self.objectstores_file is None:
             named = os.environ.get("OFFERFLOW_OBJECTSTORES_FILE")
             self.objectstores_file = Path(named) if named else self.run_dir / "objectstores.json"
@@ -68,7 +82,10 @@ class Stack:
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"127.0.0.1:{self.ports.kafka}"
+        return self.cluster.bootstrap if self.cluster else f"127.0.0.1:{self.ports.kafka}"
+
+    def instance_names(self, service: str) -> list[str]:
+        return instance_names(service, self.instances if service in SCALABLE else 1)
 
     @property
     def dsn(self) -> str:
@@ -110,6 +127,7 @@ class Stack:
             "OFFERFLOW_KAFKA_PORT": str(p.kafka),
             "OFFERFLOW_KAFKA_CONTROLLER_PORT": str(p.kafka_controller),
             "OFFERFLOW_KAFKA_RUN_DIR": str(self.run_dir / "kafka"),
+            **(self.cluster.env() if self.cluster else {}),
             "OFFERFLOW_PG_PORT": str(p.postgres),
             "OFFERFLOW_PG_RUN_DIR": str(self.pg_dir),
             # Fault injection (offerflow_shared.faults): tests arm a fault by writing <run_dir>/faults/<service>.
@@ -155,12 +173,17 @@ class Stack:
 
     def start_infra(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        subprocess.run([str(ROOT / "deploy/kafka/bin/kafka-start")], env=self.env(), check=True)
+        if self.cluster:
+            self.cluster.start()
+        else:
+            subprocess.run([str(ROOT / "deploy/kafka/bin/kafka-start")], env=self.env(), check=True)
         subprocess.run([str(ROOT / "deploy/postgres/bin/pg-start")], env=self.env(), check=True,
                        stdout=subprocess.DEVNULL)
         from offerflow_shared.kafka import ensure_topics
 
-        asyncio.run(ensure_topics(self.kafka_bootstrap))
+        # RF 3 on the cluster, as its env gives the services (OFFERFLOW_KAFKA_REPLICATION_FACTOR); min.insync.replicas
+        # is not set on the topics: the brokers' default applies (2 on the cluster, 1 on the single node).
+        asyncio.run(ensure_topics(self.kafka_bootstrap, replication_factor=3 if self.cluster else 1))
         self.start_azurite()
         self.object_stores().start()
 
@@ -205,7 +228,10 @@ class Stack:
         self.object_stores().stop()
         self.stop_azurite()
         subprocess.run([str(ROOT / "deploy/postgres/bin/pg-stop")], env=self.env(), check=False)
-        subprocess.run([str(ROOT / "deploy/kafka/bin/kafka-stop")], env=self.env(), check=False)
+        if self.cluster:
+            self.cluster.stop()
+        else:
+            subprocess.run([str(ROOT / "deploy/kafka/bin/kafka-stop")], env=self.env(), check=False)
 
     # --- services ---------------------------------------------------------------------------------
 
@@ -218,21 +244,23 @@ class Stack:
         return cmds
 
     def start(self, name: str) -> None:
+        """Starts one process: a service's first instance by its name, another one as "<service>-<n>"."""
         logs = self.run_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
-        self.procs[name] = subprocess.Popen(self.commands()[name], env=self.env(), cwd=ROOT, stdout=log,
+        env, cwd = instance_env(self, name)
+        self.procs[name] = subprocess.Popen(self.commands()[base_service(name)], env=env, cwd=cwd, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_services(self, timeout: float = 90.0) -> None:
-        for name in ("mailsink", "status-api", "relay", "projection", *SERVICES):
+        for name in ("mailsink", "status-api", "relay", *(n for s in SCALABLE for n in self.instance_names(s))):
             self.start(name)
         self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         waits = {"status-api": self.ports.api, "mailsink": self.ports.mail_http,
-                 **{n: self.ports.web[n] for n in (*SERVICES, "projection")}}
+                 **{n: self.ports.web[n] for s in SCALABLE for n in self.instance_names(s)}}
         pending = dict(waits)
         while pending and time.monotonic() < deadline:
             for name, port in list(pending.items()):
@@ -274,34 +302,6 @@ class Stack:
         self.procs.clear()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="stack")
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    p_up = sub.add_parser("up", help="run everything with a demo offer until Ctrl-C")
-    p_up.add_argument("--no-demo", action="store_true")
-    p_with = sub.add_parser("with-infra", help="run a command against a private Kafka, PostgreSQL and object stores")
-    p_with.add_argument("run_dir")
-    p_with.add_argument("command", nargs=argparse.REMAINDER)
-    sub.add_parser("infra-up", help="start Kafka, PostgreSQL and the object stores only")
-    sub.add_parser("infra-down", help="stop Kafka, PostgreSQL and the object stores")
-    args = parser.parse_args()
-    if args.cmd == "with-infra":
-        run_dir = Path(args.run_dir).resolve()
-        stack = Stack(run_dir=run_dir, ports=Ports.free(), objectstores_file=run_dir / "objectstores.json",
-                      pg_run_dir=run_dir / "postgres")
-        return int(with_infra(stack, [a for a in args.command if a != "--"]))
-    stack = Stack(run_dir=ROOT / ".run", objectstores_file=ROOT / ".run/objectstores.json",
-                  pg_run_dir=ROOT / ".run/postgres")
-    if args.cmd == "up":
-        return int(up(stack, no_demo=args.no_demo))
-    if args.cmd == "infra-up":
-        stack.start_infra()
-    else:
-        stack.stop_infra()
-    return 0
-
-
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).parent))
     sys.path.insert(0, str(ROOT))
-    raise SystemExit(main())
+    raise SystemExit(stackrun.main(Stack))

@@ -5,11 +5,13 @@ Split from ``stack.py`` (the ``Stack`` itself), which re-exports these names and
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,11 +19,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import egressenv  # deploy/dev is on the path (stack.py puts it there)
+from procs import Ports, base_service
 
 if TYPE_CHECKING:
     from stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def instance_env(stack: Stack, name: str) -> tuple[dict[str, str], Path]:
+    """The environment and working directory of process ``name``; a second instance of a service differs from
+    the first by its web port, its working directory (Faust keeps a data folder per app id there) and, for
+    staging, its work folder (staging empties its replicas folder at start)."""
+    env, service = stack.env(), base_service(name)
+    if name == service:
+        return env, ROOT
+    var = "OFFERFLOW_STATUS_API_PROJECTION_WEB_PORT" if service == "projection" else \
+        f"OFFERFLOW_{service.upper()}_WEB_PORT"
+    cwd = stack.run_dir / "instances" / name
+    cwd.mkdir(parents=True, exist_ok=True)
+    env[var] = str(stack.ports.web[name])
+    if service == "staging":
+        env["OFFERFLOW_STAGING_WORK_DIR"] = str(stack.run_dir / name)
+    return env, cwd
 
 
 def endpoints(stack: Stack, publisher: str, token: str | None) -> dict[str, object]:
@@ -127,7 +147,52 @@ def with_infra(stack: Stack, command: list[str]) -> int:
                "OFFERFLOW_FILE_URL_ROOT": str(egressenv.file_root(stack)),
                # The suites' images are mostly not bootable: staging keeps its reports but does not fail runs
                # (tests/e2e/test_staging.py boots a real image and checks the report itself).
-               "OFFERFLOW_STAGING_ENFORCE": "false"}
+               "OFFERFLOW_STAGING_ENFORCE": "false",
+               # On the cluster: every broker, RF 3, and OFFERFLOW_KAFKA_CLUSTER_FILE for KafkaCluster.from_env().
+               **(stack.cluster.env() if stack.cluster else {})}
         return subprocess.call(command, env=env, cwd=ROOT)
     finally:
         stack.stop_infra()
+
+
+def main(stack_type: type[Stack]) -> int:
+    """The command line of ``deploy/dev/stack.py``."""
+    from cluster import KafkaCluster
+
+    parser = argparse.ArgumentParser(prog="stack")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_up = sub.add_parser("up", help="run everything with a demo offer until Ctrl-C")
+    p_up.add_argument("--no-demo", action="store_true")
+    p_with = sub.add_parser("with-infra", help="run a command against a private Kafka, PostgreSQL and object stores")
+    p_with.add_argument("run_dir", nargs="?", help="the run's folder (default: the --cluster DIR)")
+    for p in (p_up, p_with):
+        p.add_argument("--cluster", metavar="DIR", type=Path,
+                       help="three KRaft brokers (RF 3, min ISR 2) with their data under DIR instead of one broker")
+    p_up.add_argument("--instances", type=int, default=1, help="processes of every stage (default 1)")
+    sub.add_parser("infra-up", help="start Kafka, PostgreSQL and the object stores only")
+    sub.add_parser("infra-down", help="stop Kafka, PostgreSQL and the object stores")
+    # Everything after the first "--" is the command (argparse would take its first word for run_dir).
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args, command = parser.parse_args(argv[:split]), argv[split + 1:]
+    cluster = None
+    if getattr(args, "cluster", None) is not None:
+        shutil.rmtree(args.cluster.resolve(), ignore_errors=True)  # a fresh cluster each time: new ports, new id
+        # `up` keeps its fixed ports (node 1 where the single broker would be); with-infra takes free ones.
+        cluster = KafkaCluster.new(args.cluster, base_port=9092 if args.cmd == "up" else None)
+    if args.cmd == "with-infra":
+        if not args.run_dir and not args.cluster:
+            parser.error("with-infra needs a run folder, or --cluster DIR")
+        run_dir = Path(args.run_dir or args.cluster).resolve()
+        stack = stack_type(run_dir=run_dir, ports=Ports.free(), objectstores_file=run_dir / "objectstores.json",
+                           pg_run_dir=run_dir / "postgres", cluster=cluster)
+        return int(with_infra(stack, command))
+    stack = stack_type(run_dir=ROOT / ".run", objectstores_file=ROOT / ".run/objectstores.json",
+                       pg_run_dir=ROOT / ".run/postgres", cluster=cluster, instances=getattr(args, "instances", 1))
+    if args.cmd == "up":
+        return int(up(stack, no_demo=args.no_demo))
+    if args.cmd == "infra-up":
+        stack.start_infra()
+    else:
+        stack.stop_infra()
+    return 0

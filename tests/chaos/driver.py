@@ -6,6 +6,7 @@ every finding; ``tests/chaos/test_chaos.py`` runs a short and a full configurati
 
 from __future__ import annotations
 
+import asyncio
 import email
 import random
 import time
@@ -16,8 +17,10 @@ from pathlib import Path
 
 from stack import Stack
 
+from tests.chaos import cluster_faults
 from tests.chaos.checks import Findings, check_all
 from tests.chaos.faults import FaultLoop, Injector, plan
+from tests.chaos.progress import Stall, archived_events, longest_stall
 from tests.chaos.traffic import FINAL, GOLIVE, MAILS, WEIGHTS, Client, Offer, make_offers
 
 TERMINAL = {"waitingForPublisherReview", "succeeded", "failed", "canceled"}
@@ -36,6 +39,8 @@ class ChaosConfig:
     timeout: float = 600.0  # for every offer to reach its end once all are published
     seed: int = field(default_factory=lambda: random.randrange(1 << 30))
     publisher: str = "chaos"
+    # Cluster mode: broker and instance kills (cluster_faults) instead of kills / broker_restarts above.
+    cluster: cluster_faults.ClusterChaos | None = None
 
 
 @dataclass
@@ -46,6 +51,8 @@ class ChaosResult:
     findings: Findings
     elapsed: float
     ambiguous: int
+    kills: dict[str, int] | None = None  # cluster mode: broker kills, instance kills, postgres restarts
+    stall: Stall | None = None  # cluster mode: the longest time an offer made no progress
 
     def report(self) -> str:
         lines = [f"chaos run (seed {self.config.seed}) in {self.elapsed:.0f}s",
@@ -54,6 +61,9 @@ class ChaosResult:
                  f"  faults injected     {sum(self.faults.values())}  "
                  + ", ".join(f"{k} {n}" for k, n in sorted(self.faults.items())),
                  f"  unanswered commands {self.ambiguous} (resolved from the read model)"]
+        if self.kills is not None:
+            lines += [f"  {name:19} {n}" for name, n in self.kills.items()]
+            lines += [f"  longest no-progress {self.stall or 'none measured'}"]
         lines += [f"  {name:19} {n}" for name, n in self.findings.figures().items()]
         lines += [f"  ! {p}" for p in self.findings.problems()[:50]]
         return "\n".join(lines)
@@ -101,7 +111,9 @@ def wait_for_mails(mail_dir: Path, offers: list[Offer], timeout: float = 120.0) 
     time.sleep(5)  # a duplicate would arrive right behind the last mail
 
 
-def run_chaos(stack: Stack, token: str, workdir: Path, cfg: ChaosConfig) -> ChaosResult:
+def run_chaos(stack: Stack, token: str, workdir: Path, cfg: ChaosConfig,
+              cluster: cluster_faults.Cluster | None = None) -> ChaosResult:
+    """One chaos run; ``cluster`` (with ``cfg.cluster``) is the broker cluster that cluster mode kills nodes of."""
     t0 = time.monotonic()
     rng = random.Random(cfg.seed)
     kinds = choose_kinds(rng, cfg.offers)
@@ -113,8 +125,15 @@ def run_chaos(stack: Stack, token: str, workdir: Path, cfg: ChaosConfig) -> Chao
           f"{time.monotonic() - t0:.0f}s", flush=True)
 
     injector = Injector(stack)
-    faults = FaultLoop(injector, plan(rng, kills=cfg.kills, broker_restarts=cfg.broker_restarts,
-                                      postgres_restarts=cfg.postgres_restarts, always=cfg.always_kill), rng, cfg.gap)
+    faults: FaultLoop | cluster_faults.ClusterFaults
+    if cfg.cluster is None:
+        faults = FaultLoop(injector, plan(rng, kills=cfg.kills, broker_restarts=cfg.broker_restarts,
+                                          postgres_restarts=cfg.postgres_restarts, always=cfg.always_kill),
+                           rng, cfg.gap)
+    else:
+        if cluster is None:
+            raise ValueError("cluster mode needs the broker cluster")
+        faults = cluster_faults.schedule(stack, cluster, injector, rng, cfg.cluster)
     faults.start()
     try:
         for o in offers:
@@ -124,8 +143,11 @@ def run_chaos(stack: Stack, token: str, workdir: Path, cfg: ChaosConfig) -> Chao
               flush=True)
         deadline = time.monotonic() + cfg.timeout
         pending = offers
+        settled: float | None = None  # when every offer was at its end (seconds since the faults began)
         while (pending or faults.is_alive()) and time.monotonic() < deadline and faults.error is None:
             pending = drive(client, pending)
+            if not pending and settled is None:
+                settled = time.monotonic() - injector.started
             time.sleep(1)
     finally:
         faults.stop.set()
@@ -136,4 +158,12 @@ def run_chaos(stack: Stack, token: str, workdir: Path, cfg: ChaosConfig) -> Chao
           flush=True)
     wait_for_mails(stack.mail_dir, offers)
     findings = check_all(stack, client, offers)
-    return ChaosResult(cfg, Counter(kinds), injector.counts(), findings, time.monotonic() - t0, client.ambiguous)
+    result = ChaosResult(cfg, Counter(kinds), injector.counts(), findings, time.monotonic() - t0, client.ambiguous)
+    if cfg.cluster is not None:
+        result.kills = cluster_faults.kill_counts(injector.records)
+        # A fault after the last offer ended hit an idle system: the figure says how many hit running offers.
+        result.kills["faults mid-traffic"] = sum(settled is None or r.at < settled for r in injector.records)
+        result.stall = longest_stall(asyncio.run(archived_events(stack.dsn, cfg.publisher,
+                                                                 [o.offer_id for o in offers])))
+        result.elapsed = time.monotonic() - t0
+    return result

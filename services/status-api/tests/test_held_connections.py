@@ -76,7 +76,12 @@ def test_a_refused_connection_is_held_until_retry_after_while_others_are_served(
     try:
         first, _, _ = held.get("token-held")
         assert first == 404  # admitted (no such route; nothing behind it is needed)
-        status, headers, refused_at = held.get("token-held")
+        # The next read at once is refused; on a loaded machine a second may pass first and refill the bucket,
+        # so a few tries (a refused one is held, so it ends the loop).
+        for _ in range(5):
+            status, headers, refused_at = held.get("token-held")
+            if status == 429:
+                break
         assert status == 429 and headers["retry-after"] == "1"
         assert headers.get("connection", "").lower() != "close"  # kept open, only held
 

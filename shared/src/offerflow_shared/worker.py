@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import faust
+from faust.transport.drivers import aiokafka as faust_kafka
+from faust.types import ProducerT
 
 from offerflow_contract.codec import Headers
 from offerflow_contract.topics import PARTITIONS, TOPIC_CONFIGS
@@ -14,8 +16,21 @@ from offerflow_shared import logs, ops
 from offerflow_shared.runtime import Dispatcher, Incoming
 
 
+class IdempotentProducer(faust_kafka.Producer):  # type: ignore[misc]  # faust ships no types
+    """Faust's producer with idempotence on (Faust turns it on only inside transactions): a send retried after a
+    lost acknowledgement, e.g. while a partition's leadership moves to another broker, is not written twice."""
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class App(faust.App):  # type: ignore[misc]  # faust ships no types
+    def _new_producer(self) -> ProducerT:
+        return IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
+
+
 def create_app(service: str, *, bootstrap: str, web_port: int, replication_factor: int = 1) -> faust.App:
-    return faust.App(
+    return App(
         f"offerflow-{service}",
         broker=f"kafka://{bootstrap}",
         value_serializer="raw",
