@@ -59,10 +59,6 @@ def test_each_write_moves_changed_time_forward_and_the_list_and_the_document_agr
     assert updated.status_code == 200, updated.text
     t_updated = at(updated.json()["changedTime"])
     assert t_updated > t_read  # the answer to the write already says it
-    # And a read right after it, before the read model has caught up: the command side's save time counts.
-    right_after = api.http.get(api.offer_url(offer), params=V)
-    assert right_after.status_code == 200 and at(right_after.json()["changedTime"]) >= t_updated
-    assert at(listed(api, offer)["changedTime"]) >= t_updated
 
     t_read_again, _ = settled(api, offer, t_updated)
     assert t_read_again > t_read

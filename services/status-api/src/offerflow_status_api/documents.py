@@ -46,13 +46,12 @@ def iso(at: datetime | None) -> str | None:
     return at.astimezone(UTC).isoformat() if at is not None else None
 
 
-def changed_time(view: dict[str, Any] | None, *written_at: datetime | None) -> str | None:
+def changed_time(view: dict[str, Any] | None, written_at: datetime | None = None) -> str | None:
     """``changedTime`` of an offer: the time of its latest event (a save, a publish, any step's progress) as the
     read model holds it, so that the list and every document of the offer say the same.
 
-    ``written_at`` are the command side's own write times (the draft's last save, or the write this request just
-    made): the read model shows them a moment later, and neither the answer to a write nor a read right after it
-    may say an older time.
+    ``written_at`` is a write this request just made (the read model shows it a moment later): the answer to
+    that write already says it, never an older time.
     """
-    times = [t for t in ((view or {}).get("changed_time"), *written_at) if t is not None]
+    times = [t for t in ((view or {}).get("changed_time"), written_at) if t is not None]
     return iso(max(times)) if times else None

@@ -40,7 +40,7 @@ def offer_json(draft: OfferState, view: dict[str, Any] | None, definition: dict[
             "version": draft.version if version is None else version,
             "status": str((view or {}).get("status") or "neverPublished"),
             "definition": documents.for_response(draft.definition if definition is None else definition),
-            "changedTime": documents.changed_time(view, written_at, draft.updated_at)}
+            "changedTime": documents.changed_time(view, written_at)}
 
 
 def summary_json(draft: OfferState, view: dict[str, Any] | None) -> dict[str, Any]:
@@ -51,7 +51,7 @@ def summary_json(draft: OfferState, view: dict[str, Any] | None) -> dict[str, An
             "currentStep": v.get("current_step"),
             "stepSince": documents.iso(v.get("step_since")),
             "definition": {"displayText": draft.definition.get("displayText", draft.offer_id)},
-            "changedTime": documents.changed_time(view, draft.updated_at)}
+            "changedTime": documents.changed_time(view)}
 
 
 async def summaries(s: AppServices, publisher_id: str) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ def state_from_row(r: asyncpg.Record) -> OfferState:
         run_phase=RunPhase(r["run_phase"]) if r["run_phase"] else None, run_outcome=r["run_outcome"],
         signoff=SignOff(r["signoff"]) if r["signoff"] else None, signoff_at=r["signoff_at"],
         run_emails=json.loads(r["run_emails"]), run_definition=_json(r["run_definition"]),
-        live_definition=_json(r["live_definition"]), updated_at=r["updated_at"])
+        live_definition=_json(r["live_definition"]))
 
 
 def _columns(s: OfferState) -> list[Any]:

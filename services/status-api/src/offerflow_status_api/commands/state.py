@@ -40,8 +40,6 @@ class OfferState:
     run_emails: list[str] = field(default_factory=list)
     run_definition: dict[str, Any] | None = None
     live_definition: dict[str, Any] | None = None
-    # When the command side last saved this draft (set by the database on every save; None before the first).
-    updated_at: datetime | None = None
 
     def replace(self, **changes: Any) -> OfferState:
         return dataclasses.replace(self, **changes)

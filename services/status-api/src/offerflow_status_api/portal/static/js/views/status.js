@@ -81,7 +81,7 @@ export function renderStatus(view, offerId, shell, query = new URLSearchParams()
         h("dl", { class: "step-facts" },
           h("div", {}, h("dt", {}, s.etaSamples ? `Estimated time (measured from the last ${s.etaSamples} runs)` : "Estimated time"),
             h("dd", { class: "eta-frame" }, s.estimatedTimeFrame || "—")),
-          s.status === "inProgress" && s.startedAt && s.etaSeconds ? h("div", { class: s.overdue ? "eta-overdue" : null },
+          s.status === "inProgress" && s.startedAt && s.etaSeconds != null ? h("div", { class: s.overdue ? "eta-overdue" : null },
             h("dt", {}, "Time left"),
             h("dd", { class: "eta-left", dataset: { since: s.startedAt, eta: String(s.etaSeconds), samples: String(s.etaSamples || ""), overdue: s.overdue ? "1" : "" } },
               etaLeft(s.startedAt, s.etaSeconds, s.etaSamples, s.overdue))) : null,
