@@ -11,28 +11,21 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from offerflow_status_api.api.app import create_app
 from offerflow_status_api.api.guard import MAX_DEPTH, RequestGuard, body_problems, pointer
+from tests.api.servers import no_resources
 
 V = "api-version=2017-10-31"
 OFFER = f"/api/publishers/contoso/offers/demo?{V}"
 PREFIX = "/api/publishers/contoso/offers/demo"
 TITLE = "microsoft-azure-virtualmachines.title"
-
-
-async def no_resources(_: FastAPI) -> Callable[[], Awaitable[None]]:
-    async def close() -> None:
-        return None
-
-    return close
 
 
 @pytest.fixture(scope="module")

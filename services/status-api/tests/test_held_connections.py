@@ -4,44 +4,22 @@ uvicorn with the protocol and the rate limit the API process runs; other connect
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from offerflow_status_api.api.app import create_app
 from offerflow_status_api.api.ratelimit import Rate, RateLimits
-from offerflow_status_api.api.server import JsonErrorsProtocol
-
-
-async def no_resources(_: FastAPI) -> Callable[[], Awaitable[None]]:
-    async def close() -> None:
-        return None
-
-    return close
+from tests.api.servers import no_resources, serving
 
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        free = int(s.getsockname()[1])
     # One read per token at once, one more each second: a token's second read at once is refused, Retry-After 1.
     limits = RateLimits(reads=Rate(1.0, 1))
-    srv = uvicorn.Server(uvicorn.Config(create_app(no_resources, rate_limits=limits), host="127.0.0.1", port=free,
-                                        log_config=None, access_log=False, http=JsonErrorsProtocol))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield free
-    srv.should_exit = True
-    thread.join(10)
+    with serving(create_app(no_resources, rate_limits=limits)) as free:
+        yield free
 
 
 class Conn:

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from offerflow_status_api.api.app import create_app
-
-
-async def no_resources(_: FastAPI) -> Callable[[], Awaitable[None]]:
-    async def close() -> None:
-        return None
-
-    return close
+from tests.api.servers import no_resources
 
 
 def test_metrics_route_serves_the_exposition_format() -> None:

@@ -3,7 +3,6 @@ every error it documents has the API's error shape."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -20,13 +19,7 @@ from offerflow_status_api.api import (
     routes_support,
 )
 from offerflow_status_api.api.app import create_app
-
-
-async def no_resources(_: FastAPI) -> Callable[[], Awaitable[None]]:
-    async def close() -> None:
-        return None
-
-    return close
+from tests.api.servers import no_resources
 
 
 @pytest.fixture(scope="module")

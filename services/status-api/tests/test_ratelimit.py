@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from offerflow_status_api.api.app import create_app
 from offerflow_status_api.api.ratelimit import Bucket, InFlight, Limiter, Rate, RateLimit, RateLimits, retry_after
 from offerflow_status_api.settings import Settings
+from tests.api.servers import no_resources
 
 OFFER = "/api/publishers/contoso/offers/demo?api-version=2017-10-31"
 ADMIN = "admin-secret"
@@ -61,13 +61,6 @@ def test_the_limiter_forgets_the_least_recently_used_tokens_beyond_its_size() ->
 
 def test_retry_after_is_whole_seconds_and_at_least_one() -> None:
     assert [retry_after(w) for w in (0.01, 1.0, 1.2)] == [1, 1, 2]
-
-
-async def no_resources(_: FastAPI) -> Callable[[], Awaitable[None]]:
-    async def close() -> None:
-        return None
-
-    return close
 
 
 @pytest.fixture
