@@ -15,10 +15,7 @@ CLI: ``python -m tests.images.bootable OUT_DIR [--variant NAME ...]`` builds (or
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import fcntl
-import hashlib
 import os
 import re
 import shutil
@@ -30,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-from tests.images import bootable_variants, vhd
+from tests.images import bootable_variants, cache, vhd
 from tests.images.bootable_variants import (
     VARIANTS,
     debian_sources,
@@ -43,6 +40,7 @@ from tests.images.bootable_variants import (
     tool,
     unmount_under,
 )
+from tests.images.cache import cache_root
 from tests.images.errors import BuilderError
 
 __all__ = ["VARIANTS", "build_bootable", "cache_root", "main", "recipe_key"]
@@ -80,19 +78,9 @@ _FILES: Final[dict[str, str]] = {
 }
 
 
-def cache_root(cache_dir: Path | None = None) -> Path:
-    if cache_dir is not None:
-        return cache_dir
-    env = os.environ.get("OFFERFLOW_IMAGE_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "offerflow" / "images"
-
-
 def recipe_key() -> str:
     """A hash of the modules that make the images: a changed recipe gives new file names, hence a rebuild."""
-    h = hashlib.sha256(SUITE.encode())
-    for module in (sys.modules[__name__], bootable_variants, vhd):
-        h.update(Path(str(module.__file__)).read_bytes())
-    return h.hexdigest()[:12]
+    return cache.recipe_key((sys.modules[__name__], bootable_variants, vhd), SUITE.encode())
 
 
 def build_bootable(variant: str = "good", *, cache_dir: Path | None = None) -> Path:
@@ -118,15 +106,8 @@ def _path(root: Path, variant: str) -> Path:
     return root / f"debian12-{variant}-{recipe_key()}.vhd"
 
 
-@contextlib.contextmanager
-def _lock(root: Path) -> Iterator[None]:
-    with (root / ".build.lock").open("w") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log("another process is building; waiting for it")
-            fcntl.flock(f, fcntl.LOCK_EX)
-        yield
+def _lock(root: Path) -> contextlib.AbstractContextManager[None]:
+    return cache.build_lock(root / ".build.lock", lambda: log("another process is building; waiting for it"))
 
 
 def _ensure(root: Path, variant: str, good: Path | None = None) -> Path:
@@ -279,17 +260,7 @@ def _build_good(out: Path, work: Path, cache: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("out_dir", type=Path, help="directory to build (or reuse) the images in")
-    parser.add_argument("--variant", action="append", choices=VARIANTS, help="repeatable; default: every variant")
-    args = parser.parse_args(argv)
-    try:
-        for variant in args.variant or VARIANTS:
-            print(build_bootable(variant, cache_dir=args.out_dir.resolve()))
-    except BuilderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return cache.variants_main(argv, __doc__, VARIANTS, build_bootable)
 
 
 if __name__ == "__main__":

@@ -21,23 +21,19 @@ CLI: ``python -m tests.images.windows OUT_DIR [--variant NAME ...]`` builds (or 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import fcntl
-import hashlib
 import os
 import shutil
 import struct
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
-from tests.images import ntfs, pe, regf, vhd
-from tests.images.bootable import cache_root
+from tests.images import cache, ntfs, pe, regf, vhd
+from tests.images.cache import cache_root
 from tests.images.errors import BuilderError
 
 __all__ = ["DISK_SIZE", "FILES", "VARIANTS", "WindowsRecipe", "build_windows", "main", "recipe_key"]
@@ -91,10 +87,7 @@ VARIANTS: Final[dict[str, tuple[WindowsRecipe, str | None]]] = {
 
 def recipe_key() -> str:
     """A hash of the modules that make the disks: a changed recipe gives new file names, hence a rebuild."""
-    h = hashlib.sha256()
-    for module in (sys.modules[__name__], ntfs, pe, regf, vhd):
-        h.update(Path(str(module.__file__)).read_bytes())
-    return h.hexdigest()[:12]
+    return cache.recipe_key((sys.modules[__name__], ntfs, pe, regf, vhd))
 
 
 def build_windows(variant: str = "good", *, cache_dir: Path | None = None) -> Path:
@@ -135,11 +128,8 @@ def _path(root: Path, variant: str) -> Path:
     return root / f"windows2016-{variant}-{recipe_key()}.vhd"
 
 
-@contextlib.contextmanager
-def _lock(root: Path) -> Iterator[None]:
-    with (root / ".windows.lock").open("w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
+def _lock(root: Path) -> contextlib.AbstractContextManager[None]:
+    return cache.build_lock(root / ".windows.lock")
 
 
 def volume_files(recipe: WindowsRecipe, work: Path) -> dict[str, bytes]:
@@ -216,17 +206,7 @@ def _encrypt_header(volume: Path, volume_size: int, start_lba: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("out_dir", type=Path, help="directory to build (or reuse) the images in")
-    parser.add_argument("--variant", action="append", choices=VARIANTS, help="repeatable; default: every variant")
-    args = parser.parse_args(argv)
-    try:
-        for variant in args.variant or VARIANTS:
-            print(build_windows(variant, cache_dir=args.out_dir.resolve()))
-    except BuilderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return cache.variants_main(argv, __doc__, VARIANTS, build_windows)
 
 
 if __name__ == "__main__":
