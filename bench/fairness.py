@@ -9,8 +9,10 @@ quota is reached (counted, with whether ``Retry-After`` came with it). Exits 1 w
 when B itself was refused or failed. The status-api runs with its default rate limits and quotas (the dev stack
 raises them for the suites; ``--suite-limits`` keeps those, to see the burst unchecked).
 
-A's burst runs in its own process, so its client work does not sit in B's event loop and inflate B's figures;
-both share the machine's cores with the stack, as a real client on the same host would.
+A's burst runs in its own process, so its client work does not sit in B's event loop and inflate B's figures.
+A stands for a client on another machine: it sends pre-encoded requests (bench/rawhttp.py; ``--a-client httpx``
+for httpx, whose own CPU is then most of what B feels), in a session of its own at the lowest priority
+(SCHED_IDLE, autogroup niceness 19), so that what B measures is the server's handling of the burst.
 
 Needs the broker, database and object stores of ``deploy/dev/stack.py with-infra`` (``make bench-fairness``);
 starts the services itself.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import math
 import multiprocessing as mp
@@ -40,8 +43,9 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "deploy/dev")]
+sys.path[:0] = [str(ROOT), str(ROOT / "deploy/dev"), str(ROOT / "bench")]
 
+import rawhttp  # noqa: E402
 from stack import Stack, create_publisher  # noqa: E402
 
 from tests.conftest import _infra_ports  # noqa: E402
@@ -119,8 +123,24 @@ def trickle(api: str, token: str, publisher: str, offers: list[str], doc: dict[s
     return out
 
 
+def _order(puts: int, posts: int) -> list[int]:
+    # PUTs and POSTs interleaved, as a client script hammering both would send them.
+    return sorted(range(puts + posts), key=lambda i: (i * 7919) % (puts + posts))
+
+
 async def _burst(api: str, token: str, publisher: str, doc: dict[str, Any], puts: int, posts: int, offers: int,
-                 concurrency: int) -> dict[str, Any]:
+                 concurrency: int, client: str) -> dict[str, Any]:
+    publish_body = {"metadata": {"notification-emails": "a@fair.example"}}
+    started = time.perf_counter()
+    if client == "raw":
+        put, post = rawhttp.json_body(doc), rawhttp.json_body(publish_body)
+        requests = iter([
+            ("PUT", rawhttp.Request("PUT", offer_url(publisher, f"burst-{i % offers:03d}"), put,
+                                    (("If-Match", "*"),))) if i < puts else
+            ("POST", rawhttp.Request("POST", offer_url(publisher, f"burst-{i % offers:03d}", "/publish"), post))
+            for i in _order(puts, posts)])
+        got, retry_after = await rawhttp.run(api, token, V, requests, concurrency)
+        return {"codes": got, "retry_after": retry_after, "seconds": time.perf_counter() - started}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     codes: Counter[str] = Counter()
     retry_after = 0
@@ -138,8 +158,7 @@ async def _burst(api: str, token: str, publisher: str, doc: dict[str, Any], puts
                                            headers={"If-Match": "*"})
                         kind = "PUT"
                     else:
-                        r = await http.post(offer_url(publisher, offer, "/publish"), params=V,
-                                            json={"metadata": {"notification-emails": "a@fair.example"}})
+                        r = await http.post(offer_url(publisher, offer, "/publish"), params=V, json=publish_body)
                         kind = "POST"
                 except httpx.HTTPError as exc:
                     codes[f"client error {type(exc).__name__}"] += 1
@@ -148,25 +167,31 @@ async def _burst(api: str, token: str, publisher: str, doc: dict[str, Any], puts
             if r.status_code == 429 and r.headers.get("Retry-After"):
                 retry_after += 1
 
-        started = time.perf_counter()
-        # PUTs and POSTs interleaved, as a client script hammering both would send them.
-        order = sorted(range(puts + posts), key=lambda i: (i * 7919) % (puts + posts))
-        await asyncio.gather(*(one(i) for i in order))
-        seconds = time.perf_counter() - started
-    return {"codes": dict(codes), "retry_after": retry_after, "seconds": seconds}
+        await asyncio.gather(*(one(i) for i in _order(puts, posts)))
+    return {"codes": dict(codes), "retry_after": retry_after, "seconds": time.perf_counter() - started}
 
 
-def burst_process(args: tuple[Any, ...], ready: Any, go: Any, results: Any, nice: int) -> None:
+def burst_process(args: tuple[Any, ...], ready: Any, go: Any, results: Any, nice: int | None) -> None:
     # A's client stands for another machine: at the lowest priority its own work (hundreds of connections'
     # worth of HTTP in Python) takes only what the stack and B leave, so what B feels is the server's handling
     # of the burst, not two clients fighting over the same two cores.
-    os.nice(nice)
+    if nice is None:
+        # SCHED_IDLE: any other task that wakes up preempts it at once. And a session of its own at the lowest
+        # autogroup priority: with the kernel's autogroups (sched_autogroup_enabled, on here) CPU time is shared
+        # between sessions first, and every server of the stack has its own session, so a niceness alone only
+        # ranked A against B's thread in the benchmark's session and A still took a session's full share.
+        os.setsid()
+        with contextlib.suppress(OSError):
+            Path("/proc/self/autogroup").write_text("19")
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    else:
+        os.nice(nice)
     ready.set()  # imports done: the burst starts the moment the parent says so
     go.wait()
     results.put(asyncio.run(_burst(*args)))
 
 
-def one_burst(burst: tuple[Any, ...], recording: threading.Event, nice: int) -> dict[str, Any]:
+def one_burst(burst: tuple[Any, ...], recording: threading.Event, nice: int | None) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     ready, go, results = ctx.Event(), ctx.Event(), ctx.Queue()
     proc = ctx.Process(target=burst_process, args=(burst, ready, go, results, nice))
@@ -184,8 +209,8 @@ def one_burst(burst: tuple[Any, ...], recording: threading.Event, nice: int) -> 
 
 
 def phase(api: str, token: str, publisher: str, offers: list[str], doc: dict[str, Any], rate: float,
-          seconds: float, burst: tuple[Any, ...] | None, rounds: int = 1, pause: float = 10.0, nice: int = 19
-          ) -> tuple[Trickle, dict[str, Any] | None]:
+          seconds: float, burst: tuple[Any, ...] | None, rounds: int = 1, pause: float = 10.0,
+          nice: int | None = None          ) -> tuple[Trickle, dict[str, Any] | None]:
     """B's trickle for ``seconds``; with a burst, during ``rounds`` bursts of A only (``pause`` s apart, so that
     A's rate-limit buckets fill up again and every round starts as the first did)."""
     stop, recording = threading.Event(), threading.Event()
@@ -222,10 +247,15 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=10.0, help="B's requests per second (default 10)")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long B runs alone (default 30)")
     parser.add_argument("--rounds", type=int, default=3,
-                        help="A's bursts, 10 s apart; B's burst figures pool them (default 3)")
-    parser.add_argument("--a-nice", type=int, default=19,
-                        help="niceness of A's client process (default 19: it stands for another machine; 0 to "
+                        help="A's bursts, 10 s apart; B's burst figures pool them (default 3: a burst lasts about "
+                             "25 s at the default limits, so B makes 700-800 requests during them)")
+    parser.add_argument("--a-nice", type=int, default=None,
+                        help="niceness of A's client process (default: none, it runs as SCHED_IDLE and stands for "
+                             "another machine; 19 as before, 0 to "
                              "let it compete with the stack and B for the cores)")
+    parser.add_argument("--a-client", choices=("raw", "httpx"), default="raw",
+                        help="A's HTTP client: raw (bench/rawhttp.py, pre-encoded requests; default) or httpx, whose "
+                             "own CPU on this machine's cores is most of what B then feels")
     parser.add_argument("--suite-limits", action="store_true",
                         help="keep the dev stack's raised rate limits and quotas (A is then never refused)")
     args = parser.parse_args()
@@ -252,7 +282,8 @@ def main() -> int:
             b_doc = copy.deepcopy(doc)
             phase(stack.api_url, b_token, "fair-b", b_offers, b_doc, args.rate, 5.0, None)  # warm-up, not counted
             alone, _ = phase(stack.api_url, b_token, "fair-b", b_offers, b_doc, args.rate, args.seconds, None)
-            burst = (stack.api_url, a_token, "fair-a", doc, args.puts, args.posts, args.a_offers, args.concurrency)
+            burst = (stack.api_url, a_token, "fair-a", doc, args.puts, args.posts, args.a_offers, args.concurrency,
+                     args.a_client)
             during, a = phase(stack.api_url, b_token, "fair-b", b_offers, b_doc, args.rate, args.seconds, burst,
                               rounds=args.rounds, nice=args.a_nice)
         finally:
@@ -265,7 +296,7 @@ def main() -> int:
     print(f"B during A's burst {during.summary()}")
     took = " / ".join(f"{t:.1f}" for t in a["seconds"])
     print(f"A's bursts         {args.rounds} x ({args.puts} PUTs + {args.posts} POSTs over {args.a_offers} offers, "
-          f"{args.concurrency} in flight), {took} s; answers {dict(sorted(codes.items()))}")
+          f"{args.concurrency} in flight, {args.a_client} client), {took} s; answers {dict(sorted(codes.items()))}")
     print(f"A's 429s           {refused} ({a['retry_after']} with Retry-After); limits: "
           f"{'the dev stack raised ones' if args.suite_limits else 'the status-api defaults'}")
     print(f"ratio              {ratio:.2f} (B's p99 during / alone; limit {LIMIT:g})")

@@ -79,3 +79,32 @@ def test_a_refused_connection_is_held_until_retry_after_while_others_are_served(
         held.close()
         other.close()
 
+
+
+def test_a_tokens_held_connections_are_released_in_turn_at_its_rate(port: int) -> None:
+    """Three connections of one token refused together come back one per interval of its rate (reads at 1 a
+    second here), so each is admitted in turn; released together when their Retry-After ended, two of the three
+    were refused again and the event loop met them all in the same instant."""
+    token = "token-in-turn"
+    conns = [Conn(port) for _ in range(4)]
+    try:
+        assert conns[0].get(token)[0] == 404  # takes the bucket's one request
+        refused = [c.get(token) for c in conns[1:]]
+        assert [status for status, _, _ in refused] == [429, 429, 429]
+        for c in conns[1:]:  # each held connection's next request, sent at once
+            c.sock.sendall(f"GET /api/nothing-here HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                           "\r\n".encode())
+        answers = []
+        for c in conns[1:]:
+            while b"\r\n\r\n" not in c.buf:
+                c.buf += c.sock.recv(65536)
+            answers.append((time.monotonic(), int(c.buf.split(b" ", 2)[1])))
+        times = sorted(t for t, _ in answers)
+        # Each comes back when the bucket has refilled (the last may miss it by a hair of scheduling: it is then
+        # refused and held again); released together, only the first would have been admitted.
+        assert [status for _, status in answers][:2] == [404, 404]
+        assert times[1] - times[0] >= 0.7 and times[2] - times[1] >= 0.7  # one a second
+        assert times[0] - refused[0][2] >= 0.9  # and none before its own Retry-After
+    finally:
+        for c in conns:
+            c.close()

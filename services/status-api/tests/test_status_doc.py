@@ -125,7 +125,7 @@ class World:
             return await client.get(path, params=V, headers={"Authorization": f"Bearer {TOKEN}"})
 
     async def streamed(self) -> dict[str, Any]:
-        chunks = [c async for c in status_events(cast(Request, OpenUntil()), deps.status_docs(self.services),
+        chunks = [c async for c in status_events(cast(Request, OpenUntil()), await deps.status_docs(self.services),
                                                  PUB, OFFER, poll=0.0)]
         events = [c for c in chunks if c.startswith("event: status")]
         assert len(events) == 1

@@ -41,16 +41,32 @@ API_TIMEOUTS = Timeouts(lock="2s", statement="10s", idle_in_transaction="15s")
 UNLIMITED = Timeouts(lock="0", statement="0", idle_in_transaction="0")
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 5,
-                      timeouts: Timeouts | None = None) -> asyncpg.Pool:
+class TransactionScopedConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A connection given back to its pool without asyncpg's session reset.
+
+    asyncpg sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on every release: one more
+    round trip and four statements per request. A pool whose users keep no session state (only
+    transaction-scoped locks, no LISTEN, no SET, no cursors outside a transaction) does not need it; an open
+    transaction is still rolled back on release.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 5, timeouts: Timeouts | None = None,
+                      session_reset: bool = True) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size,
-                                     server_settings=(timeouts or Timeouts()).server_settings())
+                                     server_settings=(timeouts or Timeouts()).server_settings(),
+                                     connection_class=asyncpg.Connection if session_reset
+                                     else TransactionScopedConnection)
     assert pool is not None
     return pool
 
 
 async def open_migrated(dsn: str, component: str, directory: Path, *, max_size: int = 5,
-                        timeouts: Timeouts | None = None, migration_dsn: str | None = None) -> asyncpg.Pool:
+                        timeouts: Timeouts | None = None, migration_dsn: str | None = None,
+                        session_reset: bool = True) -> asyncpg.Pool:
     """A pool on ``dsn`` whose schema for ``component`` is up to date (call it on the worker's event loop).
 
     The services' role may only read and write rows; the migrations (DDL) run as the schema's owner, on one
@@ -63,9 +79,9 @@ async def open_migrated(dsn: str, component: str, directory: Path, *, max_size: 
             applied = await migrate(owner, component, directory)
         finally:
             await owner.close()
-        pool = await create_pool(dsn, max_size=max_size, timeouts=timeouts)
+        pool = await create_pool(dsn, max_size=max_size, timeouts=timeouts, session_reset=session_reset)
     else:
-        pool = await create_pool(dsn, max_size=max_size, timeouts=timeouts)
+        pool = await create_pool(dsn, max_size=max_size, timeouts=timeouts, session_reset=session_reset)
         try:
             async with pool.acquire() as conn:
                 applied = await migrate(conn, component, directory)

@@ -42,9 +42,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def open_database(dsn: str, *, max_size: int = 10, timeouts: db.Timeouts | None = None,
-                        migration_dsn: str | None = None) -> asyncpg.Pool:
+                        migration_dsn: str | None = None, session_reset: bool = True) -> asyncpg.Pool:
     return await db.open_migrated(dsn, "status-api", MIGRATIONS, max_size=max_size, timeouts=timeouts,
-                                  migration_dsn=migration_dsn)
+                                  migration_dsn=migration_dsn, session_reset=session_reset)
 
 
 def producer(settings: Settings) -> AIOKafkaProducer:
@@ -76,8 +76,10 @@ async def start_relay(settings: Settings, stop: asyncio.Event) -> Callable[[], A
 
 def build_api(settings: Settings) -> FastAPI:
     async def open_resources(fastapi_app: FastAPI) -> Callable[[], Awaitable[None]]:
+        # The request pool keeps no session state (transaction-scoped locks only), so no reset on release.
         raw = await open_database(settings.common.database_dsn, max_size=settings.pool_size,
-                                  timeouts=db.API_TIMEOUTS, migration_dsn=settings.common.database_migration_dsn)
+                                  timeouts=db.API_TIMEOUTS, migration_dsn=settings.common.database_migration_dsn,
+                                  session_reset=False)
         pool = db.BoundedPool(raw, settings.pool_acquire_seconds)
         # Readiness has its own connection: a busy pool is not a dead database.
         health = await db.create_pool(settings.common.database_dsn, min_size=1, max_size=1,

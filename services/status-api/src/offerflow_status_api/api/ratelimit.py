@@ -1,7 +1,7 @@
 """Per-token rate limits: a token bucket per bearer token, one for writes and one for reads, and a cap on the
 token's requests in flight (writes and reads apart), answered 429 with ``Retry-After`` before anything else runs
 (a small refused body is drained so that the connection stays open, and the server then leaves that connection
-unread until its ``Retry-After``: api/server.py).
+unread until its ``Retry-After``, releasing a token's held connections one at a time at its rate: api/server.py).
 
 Why a cap besides the buckets: a bucket lets a burst of its size in at once, and one process serves every
 publisher, so a burst of accepted PUTs of one token queue every other publisher behind them for database connections
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from offerflow_status_api.api.errors import ApiError, error_response
-from offerflow_status_api.api.server import HOLD_READING
+from offerflow_status_api.api.server import HOLD_READING, Hold
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_BUCKETS = 10_000  # tokens remembered at once; the least recently used are forgotten first
@@ -129,6 +129,10 @@ def bearer(scope: Scope) -> str | None:
     return None
 
 
+# Held connections of a token are released a little slower than its bucket refills: released at exactly the
+# rate, the next one came back a few milliseconds before the bucket held a whole request again (the previous one
+# was admitted a little after its own release), was refused and queued again at the end, about half of them.
+RELEASE_SLACK = 1.2
 DRAIN_MAX = 64 * 1024  # a refused body this small is read and dropped, so its connection stays open
 
 
@@ -181,7 +185,7 @@ class RateLimit:
         if not self.in_flight.enter(key, write):
             at_once = limits.writes_in_flight if write else limits.reads_in_flight
             await self._refuse(scope, receive, send, write, 1,
-                               f"at most {at_once} {'changes' if write else 'reads'} at once per token")
+                               f"at most {at_once} {'changes' if write else 'reads'} at once per token", key)
             return
         left = False
 
@@ -197,7 +201,7 @@ class RateLimit:
                 leave()
                 rate = limits.writes if write else limits.reads
                 await self._refuse(scope, receive, send, write, retry_after(wait),
-                                   f"at most {rate.per_second:g} per second (bursts of {rate.burst})")
+                                   f"at most {rate.per_second:g} per second (bursts of {rate.burst})", key)
                 return
 
             async def send_leaving(message: Message) -> None:
@@ -209,15 +213,17 @@ class RateLimit:
         finally:
             leave()
 
-    @staticmethod
-    async def _refuse(scope: Scope, receive: Receive, send: Send, write: bool, seconds: int, limit: str) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, write: bool, seconds: int, limit: str,
+                      key: str) -> None:
         headers = {"Retry-After": str(seconds)}
         if write and not await _drained(scope, receive):
             headers["Connection"] = "close"  # its body was not read, so the connection cannot carry another request
         if "Connection" not in headers:
-            # The server leaves this connection unread until then (api/server.py): a flood of refusals would
-            # otherwise take the event loop from everyone else.
-            scope.setdefault("state", {})[HOLD_READING] = seconds
+            # The server leaves this connection unread until then, and releases the token's held connections one
+            # at a time at its rate (api/server.py): a flood of refusals would otherwise take the event loop from
+            # everyone else.
+            rate = self.limiter.limits.writes if write else self.limiter.limits.reads
+            scope.setdefault("state", {})[HOLD_READING] = Hold(seconds, (key, write), RELEASE_SLACK / rate.per_second)
         error = ApiError(429, "TooManyRequests",
                          f"Too many {'changes' if write else 'reads'} with this token: {limit}; retry in "
                          f"{seconds} s.", retryable=True, headers=headers)
