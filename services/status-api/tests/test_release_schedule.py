@@ -30,10 +30,13 @@ def test_a_longer_hold_is_kept_and_an_emptied_queue_starts_again() -> None:
     assert schedule.delay(Hold(1.0, "q", 0.5), 200.0) == pytest.approx(1.0)  # long after: no queue left
 
 
-def test_no_hold_goes_past_the_cap() -> None:
-    schedule = ReleaseSchedule(max_hold=2.0)
+def test_no_hold_goes_past_the_cap_and_the_overflow_is_spread() -> None:
+    draws = iter([0.0, 0.5, 1.0])
+    schedule = ReleaseSchedule(max_hold=2.0, random=lambda: next(draws))
     delays = [schedule.delay(Hold(1.0, "q", 0.5), 100.0) for _ in range(6)]
-    assert delays == pytest.approx([1.0, 1.5, 2.0, 2.0, 2.0, 2.0])
+    # Three places fit within the cap; the rest come back at random over its second half.
+    assert delays == pytest.approx([1.0, 1.5, 2.0, 1.0, 1.5, 2.0])
+    assert schedule.delay(Hold(1.0, "q", 0.5), 101.0) == pytest.approx(1.5)  # the queue itself did not move
 
 
 def test_the_table_forgets_queues_whose_last_release_has_passed() -> None:

@@ -49,7 +49,7 @@ class Rate:
 
 @dataclass(frozen=True)
 class RateLimits:
-    writes: Rate = Rate(20.0, 20)
+    writes: Rate = Rate(10.0, 20)
     reads: Rate = Rate(50.0, 200)
     writes_in_flight: int = 2
     reads_in_flight: int = 8

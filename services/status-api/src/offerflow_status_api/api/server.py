@@ -10,8 +10,8 @@
    connections would otherwise have hundreds of requests parsed and refused every few milliseconds, each one
    ahead of another publisher's request in the same queue. Held, the next request waits in the kernel's socket
    buffer and costs the process nothing; the refused client was told to wait that long anyway.
-3. The held connections of one token are released in turn, a little slower than its rate (a write bucket of 20
-   per second: one every 60 ms, see ratelimit.RELEASE_SLACK), not all together when their ``Retry-After`` ends.
+3. The held connections of one token are released in turn, a little slower than its rate (a write bucket of 10
+   per second: one every 120 ms, see ratelimit.RELEASE_SLACK), not all together when their ``Retry-After`` ends.
    Why: a client with 200 connections refused in the same second came back in the same millisecond, 200
    requests parsed in one go while another publisher's request waited behind them (measured: the other
    publisher's p99 went from 12 to 50-80 ms), and at most the bucket's refill could be let in anyway. Released
@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Hashable
+import random
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import h11
@@ -49,13 +50,18 @@ class ReleaseSchedule:
     """When each held connection is read again: not before its own hold ends, and not sooner than ``spacing``
     after the previous connection of the same queue."""
 
-    def __init__(self, max_hold: float = MAX_HOLD, max_queues: int = MAX_QUEUES) -> None:
-        self.max_hold, self.max_queues = max_hold, max_queues
+    def __init__(self, max_hold: float = MAX_HOLD, max_queues: int = MAX_QUEUES,
+                 random: Callable[[], float] = random.random) -> None:
+        self.max_hold, self.max_queues, self.random = max_hold, max_queues, random
         self._next: dict[Hashable, float] = {}
 
     def delay(self, hold: Hold, now: float) -> float:
         """Seconds from ``now`` until the connection is read again; books its place in the queue."""
-        at = min(max(now + hold.seconds, self._next.get(hold.queue, 0.0)), now + self.max_hold)
+        at = max(now + hold.seconds, self._next.get(hold.queue, 0.0))
+        if at > now + self.max_hold:
+            # More connections than the token's rate lets in within the cap: these come back at random over the
+            # cap's second half (and most are refused again), not all in the same instant at the cap.
+            return self.max_hold * (0.5 + 0.5 * self.random())
         self._next[hold.queue] = at + hold.spacing
         if len(self._next) > self.max_queues:
             self._next = {q: t for q, t in self._next.items() if t > now}
