@@ -23,12 +23,8 @@ starts the services itself.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import copy
 import math
-import multiprocessing as mp
-import os
 import re
 import statistics
 import sys
@@ -45,13 +41,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "deploy/dev"), str(ROOT / "bench")]
 
-import rawhttp  # noqa: E402
+from burst import V, offer_url, one_burst  # noqa: E402
 from stack import Stack, create_publisher  # noqa: E402
 
 from tests.conftest import _infra_ports  # noqa: E402
 from tests.offers.factory import complete_offer  # noqa: E402
 
-V = {"api-version": "2017-10-31"}
 # The dev stack raises the status-api's quotas and rate limits so that the suites never meet them; the benchmark
 # takes them away again, so the status-api runs with its own defaults (what production gets).
 SUITE_LIMITS = re.compile(r"OFFERFLOW_STATUS_API_(?:(?:WRITE|READ)_(?:RATE|BURST)|(?:WRITE|READ)S_IN_FLIGHT|"
@@ -62,10 +57,6 @@ class DefaultLimitsStack(Stack):
     def env(self) -> dict[str, str]:
         return {k: v for k, v in super().env().items() if not SUITE_LIMITS.fullmatch(k)}
 LIMIT = 2.0  # B's p99 during A's burst may be at most this many times B's p99 alone
-
-
-def offer_url(publisher: str, offer: str, suffix: str = "") -> str:
-    return f"/api/publishers/{publisher}/offers/{offer}{suffix}"
 
 
 def p(values: list[float], q: float) -> float:
@@ -121,91 +112,6 @@ def trickle(api: str, token: str, publisher: str, offers: list[str], doc: dict[s
             next_at = max(next_at + interval, time.monotonic())
             stop.wait(max(0.0, next_at - time.monotonic()))
     return out
-
-
-def _order(puts: int, posts: int) -> list[int]:
-    # PUTs and POSTs interleaved, as a client script hammering both would send them.
-    return sorted(range(puts + posts), key=lambda i: (i * 7919) % (puts + posts))
-
-
-async def _burst(api: str, token: str, publisher: str, doc: dict[str, Any], puts: int, posts: int, offers: int,
-                 concurrency: int, client: str) -> dict[str, Any]:
-    publish_body = {"metadata": {"notification-emails": "a@fair.example"}}
-    started = time.perf_counter()
-    if client == "raw":
-        put, post = rawhttp.json_body(doc), rawhttp.json_body(publish_body)
-        requests = iter([
-            ("PUT", rawhttp.Request("PUT", offer_url(publisher, f"burst-{i % offers:03d}"), put,
-                                    (("If-Match", "*"),))) if i < puts else
-            ("POST", rawhttp.Request("POST", offer_url(publisher, f"burst-{i % offers:03d}", "/publish"), post))
-            for i in _order(puts, posts)])
-        got, retry_after = await rawhttp.run(api, token, V, requests, concurrency)
-        return {"codes": got, "retry_after": retry_after, "seconds": time.perf_counter() - started}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    codes: Counter[str] = Counter()
-    retry_after = 0
-    gate = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(base_url=api, timeout=120, limits=limits,
-                                 headers={"Authorization": f"Bearer {token}"}) as http:
-
-        async def one(i: int) -> None:
-            nonlocal retry_after
-            offer = f"burst-{i % offers:03d}"
-            async with gate:
-                try:
-                    if i < puts:
-                        r = await http.put(offer_url(publisher, offer), params=V, json=doc,
-                                           headers={"If-Match": "*"})
-                        kind = "PUT"
-                    else:
-                        r = await http.post(offer_url(publisher, offer, "/publish"), params=V, json=publish_body)
-                        kind = "POST"
-                except httpx.HTTPError as exc:
-                    codes[f"client error {type(exc).__name__}"] += 1
-                    return
-            codes[f"{kind} {r.status_code}"] += 1
-            if r.status_code == 429 and r.headers.get("Retry-After"):
-                retry_after += 1
-
-        await asyncio.gather(*(one(i) for i in _order(puts, posts)))
-    return {"codes": dict(codes), "retry_after": retry_after, "seconds": time.perf_counter() - started}
-
-
-def burst_process(args: tuple[Any, ...], ready: Any, go: Any, results: Any, nice: int | None) -> None:
-    # A's client stands for another machine: at the lowest priority its own work (hundreds of connections'
-    # worth of HTTP in Python) takes only what the stack and B leave, so what B feels is the server's handling
-    # of the burst, not two clients fighting over the same two cores.
-    if nice is None:
-        # SCHED_IDLE: any other task that wakes up preempts it at once. And a session of its own at the lowest
-        # autogroup priority: with the kernel's autogroups (sched_autogroup_enabled, on here) CPU time is shared
-        # between sessions first, and every server of the stack has its own session, so a niceness alone only
-        # ranked A against B's thread in the benchmark's session and A still took a session's full share.
-        os.setsid()
-        with contextlib.suppress(OSError):
-            Path("/proc/self/autogroup").write_text("19")
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    else:
-        os.nice(nice)
-    ready.set()  # imports done: the burst starts the moment the parent says so
-    go.wait()
-    results.put(asyncio.run(_burst(*args)))
-
-
-def one_burst(burst: tuple[Any, ...], recording: threading.Event, nice: int | None) -> dict[str, Any]:
-    ctx = mp.get_context("spawn")
-    ready, go, results = ctx.Event(), ctx.Event(), ctx.Queue()
-    proc = ctx.Process(target=burst_process, args=(burst, ready, go, results, nice))
-    proc.start()
-    try:
-        if not ready.wait(120):
-            raise SystemExit("A's burst process did not start")
-        recording.set()
-        go.set()
-        result: dict[str, Any] = results.get(timeout=1800)
-    finally:
-        recording.clear()
-        proc.join(timeout=60)
-    return result
 
 
 def phase(api: str, token: str, publisher: str, offers: list[str], doc: dict[str, Any], rate: float,
