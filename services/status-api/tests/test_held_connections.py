@@ -103,7 +103,8 @@ def test_a_tokens_held_connections_are_released_in_turn_at_its_rate(port: int) -
         # Each comes back when the bucket has refilled (the last may miss it by a hair of scheduling: it is then
         # refused and held again); released together, only the first would have been admitted.
         assert [status for _, status in answers][:2] == [404, 404]
-        assert times[1] - times[0] >= 0.7 and times[2] - times[1] >= 0.7  # one a second
+        # 1.2 s apart (1.2 / rate); released together they were milliseconds apart. Loose for a loaded machine.
+        assert times[1] - times[0] >= 0.5 and times[2] - times[1] >= 0.5
         assert times[0] - refused[0][2] >= 0.9  # and none before its own Retry-After
     finally:
         for c in conns:
