@@ -44,9 +44,12 @@ def _sleeper(tmp_path: Path, pidfile: Path) -> subprocess.Popen[bytes]:
     sleep = f'{sys.executable} -c "import time; time.sleep(60)"'
     proc = subprocess.Popen(["bash", "-c", f"exec -a qemu-system-x86_64 {sleep} -pidfile {pidfile}"])
     pidfile.write_text(f"{proc.pid}\n")
-    deadline = time.monotonic() + 5
-    while b"time.sleep" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes() and time.monotonic() < deadline:
-        time.sleep(0.01)  # until bash has exec'd
+    deadline = time.monotonic() + 30
+    # Until bash has exec'd: bash's own command line holds the whole script (time.sleep included), so only the
+    # new argv[0] tells the exec happened; before it, a reap on a busy machine met bash and rightly spared it.
+    while not Path(f"/proc/{proc.pid}/cmdline").read_bytes().startswith(b"qemu-system-x86_64\0"):
+        assert time.monotonic() < deadline, "the stand-in QEMU did not start"
+        time.sleep(0.01)
     return proc
 
 
