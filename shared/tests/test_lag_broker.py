@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -20,15 +17,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from tests.children import free_port, spawned
+
 pytestmark = pytest.mark.integration
 BOOTSTRAP = os.environ.get("OFFERFLOW_KAFKA_BOOTSTRAP")
 N = 7
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -59,20 +52,10 @@ def worker(topic: str, tmp_path: Path) -> Iterator[Worker]:
     port = free_port()
     service = f"lagtest-{uuid.uuid4().hex[:8]}"
     gate = tmp_path / "gate"
-    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - owned by the child process
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("lag_worker.py")), service, topic,
-                             str(port), str(gate)], env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
-    try:
+    with spawned([sys.executable, str(Path(__file__).with_name("lag_worker.py")), service, topic, str(port),
+                  str(gate)], tmp_path / "worker.log", env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                 cwd=tmp_path) as proc:
         yield Worker(f"http://127.0.0.1:{port}", proc.pid, f"offerflow-{service}", topic, gate)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 def value(text: str, name: str, w: Worker) -> float | None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -14,14 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.children import free_port, spawned
+
 pytestmark = pytest.mark.integration
 BOOTSTRAP = os.environ.get("OFFERFLOW_KAFKA_BOOTSTRAP")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -30,19 +23,9 @@ def worker(tmp_path: Path) -> Iterator[str]:
         pytest.skip("needs the broker of `make test` (OFFERFLOW_KAFKA_BOOTSTRAP)")
     port = free_port()
     env = {**os.environ, "OFFERFLOW_VALIDATION_WEB_PORT": str(port), "PYTHONUNBUFFERED": "1"}
-    log = open(tmp_path / "validation.log", "wb")  # noqa: SIM115 - owned by the child process
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "offerflow-validation")], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
-    try:
+    with spawned([str(Path(sys.executable).parent / "offerflow-validation")], tmp_path / "validation.log", env=env,
+                 cwd=tmp_path):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 def poll(url: str, done: str, timeout: float) -> httpx.Response:

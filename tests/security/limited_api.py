@@ -7,11 +7,7 @@ streams on the other (by the re-check of the token).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import subprocess
 import time
 import urllib.request
 import uuid
@@ -21,6 +17,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from stack import BIN, ROOT, Stack, free_port
+
+from tests.children import spawned
 
 # Low enough to meet in a few requests; every test uses its own publisher, so each has its own quota and bucket.
 LIMITS = {
@@ -85,23 +83,12 @@ def limited(stack: Stack) -> Iterator[LimitedApi]:
            "OFFERFLOW_STATUS_API_EMBEDDED_RELAY": "false"}  # the stack's relay puts every outbox on Kafka
     logs = stack.run_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    with open(logs / "status-api-limited.log", "ab") as log:
-        proc = subprocess.Popen([str(BIN / "offerflow-status-api")], env=env, cwd=ROOT, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    try:
+    with spawned([str(BIN / "offerflow-status-api")], logs / "status-api-limited.log", env=env, cwd=ROOT,
+                 grace=15) as proc:
         deadline = time.monotonic() + 60
         while not _ready(url):
             assert proc.poll() is None, f"the limited API exited; see {logs}/status-api-limited.log"
             assert time.monotonic() < deadline, "the limited API did not get ready"
             time.sleep(0.2)
         yield LimitedApi(url, stack)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()

@@ -9,18 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from offerflow_status_api.api.app import create_app
 from offerflow_status_api.api.guard import MAX_DEPTH, RequestGuard, body_problems, pointer
-from tests.api.servers import no_resources
+from tests.api.servers import no_resources, serving
 
 V = "api-version=2017-10-31"
 OFFER = f"/api/publishers/contoso/offers/demo?{V}"
@@ -223,21 +220,8 @@ def test_a_stream_still_hears_the_client_leave() -> None:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[int]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    config = uvicorn.Config(create_app(no_resources, max_body_bytes=2048), host="127.0.0.1", port=port,
-                            log_config=None, access_log=False, lifespan="on")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield port
-    srv.should_exit = True
-    thread.join(10)
+    with serving(create_app(no_resources, max_body_bytes=2048)) as port:
+        yield port
 
 
 def send_chunked(port: int, path: str, chunks: list[bytes]) -> int:
